@@ -1,0 +1,50 @@
+"""Anomaly detection: find the op that first made a NaN or Inf, forward or backward.
+
+Only called when ``detect_anomaly()`` is on, so none of this runs on the ordinary hot path.
+"""
+import numpy as np
+
+from .errors import AnomalyError
+from .primitives import Scatter
+from .tensor import Tensor, user_frame
+
+
+def _finite(a):
+    a = np.asarray(a)
+    return a.dtype.kind not in "fc" or bool(np.isfinite(a).all())
+
+
+def _what(a):
+    a = np.asarray(a)
+    return "NaN" if np.isnan(a).any() else "Inf"
+
+
+def _origin(node):
+    return node._origin or "an unknown line (created outside detect_anomaly())"
+
+
+def check_forward(t, op, inputs, params):
+    """Called on each new tensor: remember where it was made; blame it if it is the producer."""
+    t._origin = user_frame()
+    if not _finite(t.data) and all(_finite(x.data) for x in inputs):
+        raise AnomalyError(
+            "%s produced %s in the forward pass%s from finite inputs of shapes %s -> output %s; "
+            "created at %s" % (op.name, _what(t.data), _scope(t),
+                               ", ".join(str(x.shape) for x in inputs), t.shape, t._origin))
+
+
+def check_backward(node, i, g, gi):
+    """Called on each gradient contribution: blame the op whose rule made it non-finite."""
+    value = gi.dense() if isinstance(gi, Scatter) else gi
+    value = value.data if isinstance(value, Tensor) else value
+    upstream = g.data if isinstance(g, Tensor) else g
+    if not _finite(value) and _finite(upstream):
+        x = node._inputs[i]
+        raise AnomalyError(
+            "the backward of %s produced %s in the gradient of its input %d (shape %s)%s from a "
+            "finite upstream gradient of shape %s; the op was created at %s"
+            % (node._op.name, _what(value), i, x.shape, _scope(node), node.shape, _origin(node)))
+
+
+def _scope(t):
+    return " in scope '%s'" % t._scope if t._scope else ""

@@ -1,0 +1,193 @@
+"""Reverse mode: the backward loop.
+
+Nodes are visited in decreasing creation id, taken from a heap. Every consumer of a tensor was
+created after it, so when a tensor is popped all of its gradient has arrived. No recursion: the
+heap is the only stack, and graphs of any depth run within any recursion limit.
+
+The same loop serves ``Tensor.backward``, the functional transforms (gradients of chosen inputs,
+``.grad`` untouched) and the debugger's stepper (``trace=True`` makes it yield one event per node),
+so a stepped backward accumulates in exactly the order of an ordinary one.
+"""
+from heapq import heappop, heappush
+
+import numpy as np
+
+from . import modes
+from .errors import AutogradError
+from .primitives import Scatter, sum_to
+from .tensor import Tensor, as_array, constant
+
+
+class Event:
+    """What one node of the backward pass did (the stepper's raw material)."""
+
+    __slots__ = ("node", "grad_out", "contributions", "grads")
+
+    def __init__(self, node, grad_out, contributions, grads):
+        self.node, self.grad_out, self.contributions, self.grads = node, grad_out, contributions, grads
+
+
+def seed(root, gradient, create_graph):
+    """The starting gradient d root / d root, checked against the root's shape."""
+    if not root.requires_grad:
+        raise AutogradError(
+            "backward: this tensor (shape %s) does not require grad and has no graph; create the "
+            "inputs with requires_grad=True, and do not compute it inside no_grad()" % (root.shape,))
+    if gradient is None:
+        if root.data.size != 1:
+            raise AutogradError(
+                "backward: the output has shape %s, not a scalar; pass gradient= (an array of "
+                "that shape) or reduce it first, e.g. out.sum().backward()" % (root.shape,))
+        g = np.ones_like(root.data)
+    else:
+        g = as_array(gradient, root.dtype if not isinstance(gradient, np.ndarray) else None)
+        if g.shape != root.shape:
+            raise AutogradError("backward: gradient has shape %s but the output has shape %s; "
+                                "they must match" % (g.shape, root.shape))
+    if create_graph:
+        return gradient if isinstance(gradient, Tensor) else constant(g)
+    return g
+
+
+def backward(root, gradient=None, retain_graph=False, create_graph=False):
+    """``Tensor.backward``: accumulate into the ``.grad`` of leaves and retained tensors."""
+    g = seed(root, gradient, create_graph)
+    for _ in run(root, g, retain_graph=retain_graph or create_graph, create_graph=create_graph):
+        pass
+
+
+def grads_of(root, inputs, gradient=None, retain_graph=False, create_graph=False):
+    """d root / d input for each input, without touching any ``.grad`` (None where unreached)."""
+    g = seed(root, gradient, create_graph)
+    found = {}
+    for _ in run(root, g, retain_graph=retain_graph or create_graph, create_graph=create_graph,
+                 inputs=inputs, found=found):
+        pass
+    return [found.get(t._id) for t in inputs]
+
+
+def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=False):
+    """The backward loop, as a generator that yields an ``Event`` per node when ``trace``."""
+    anomaly = modes.anomaly
+    wanted = None if inputs is None else {t._id for t in inputs}
+    floor = min(wanted) if wanted else 0          # nothing older than the oldest input matters
+    grads = {root._id: g}
+    owned = set()                                 # buffers this loop allocated: safe to add into
+    heap = [(-root._id, root)]
+    with modes.enable_grad() if create_graph else _nothing:
+        while heap:
+            node = heappop(heap)[1]
+            key = node._id
+            g = grads.pop(key)
+            if isinstance(g, Scatter):
+                g = g.dense()
+                owned.add(key)
+            if node._hooks:
+                g = _run_hooks(node, g, create_graph)
+            if wanted is not None:
+                if key in wanted:
+                    found[key] = g if create_graph else constant(_own(g, key in owned, node))
+            elif node._op is None or node._retain:
+                _deposit(node, g, key in owned, create_graph)
+            op = node._op
+            if op is None:
+                if trace:
+                    yield Event(node, g, (), grads)
+                continue
+            ins = node._inputs
+            if ins is None:
+                raise AutogradError(
+                    "backward: the graph through '%s'%s was already freed by an earlier "
+                    "backward(); pass retain_graph=True to the first backward() to run backward "
+                    "through it again" % (op.name, _where(node)))
+            params = node._params or {}
+            if create_graph:
+                y, args = node, ins
+            else:
+                y, args = node.data, [t.data for t in ins]
+            sent = [] if trace else None
+            for i, x in enumerate(ins):
+                if not x.requires_grad or x._id < floor:
+                    continue
+                gi = op.vjp[i](g, y, *args, **params)
+                if gi.shape != x.data.shape:
+                    gi = sum_to(gi, x.data.shape)
+                if anomaly:
+                    from .anomaly import check_backward
+                    check_backward(node, i, g, gi)
+                if trace:
+                    sent.append((i, gi))
+                k = x._id
+                prev = grads.get(k)
+                if prev is None:
+                    grads[k] = gi
+                    heappush(heap, (-k, x))
+                elif create_graph:
+                    grads[k] = prev + gi
+                else:
+                    grads[k] = _accumulate(prev, gi, k, owned)
+            if not retain_graph:
+                node._inputs = node._params = None
+            if trace:
+                yield Event(node, g, sent, grads)
+
+
+def _accumulate(prev, gi, key, owned):
+    if isinstance(prev, Scatter):
+        prev = prev.dense()
+        owned.add(key)
+    if key in owned:
+        if isinstance(gi, Scatter):
+            return gi.add_into(prev)
+        if prev.dtype == gi.dtype:
+            prev += gi
+            return prev
+        return prev + gi
+    owned.add(key)
+    if isinstance(gi, Scatter):
+        return gi.add_into(np.array(prev, dtype=np.result_type(prev, gi.dtype)))
+    return prev + gi
+
+
+def _own(g, owned, node):
+    """A fresh array of the tensor's dtype (a gradient may be a view shared with another)."""
+    if owned and type(g) is np.ndarray and g.dtype == node.data.dtype:
+        return g
+    return np.array(g, dtype=node.data.dtype)
+
+
+def _deposit(t, g, owned, create_graph):
+    if create_graph:
+        t.grad = g if t.grad is None else t.grad + g
+    elif t.grad is None:
+        t.grad = constant(_own(g, owned, t))
+    else:
+        t.grad = constant(t.grad.data + g)
+
+
+def _run_hooks(node, g, create_graph):
+    for hook in list(node._hooks.values()):
+        wrapped = g if isinstance(g, Tensor) else constant(np.asarray(g))
+        out = hook(wrapped)
+        if out is not None:
+            out = out if isinstance(out, Tensor) else constant(as_array(out))
+            if out.shape != node.shape:
+                raise AutogradError("register_hook: the hook returned a gradient of shape %s "
+                                    "for a tensor of shape %s%s" % (out.shape, node.shape, _where(node)))
+            g = out if create_graph else out.data
+    return g
+
+
+def _where(node):
+    return " (scope '%s')" % node._scope if node._scope else ""
+
+
+class _Nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+_nothing = _Nothing()

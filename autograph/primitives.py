@@ -1,0 +1,333 @@
+"""The table of primitives: each declared once, its forward beside its derivatives.
+
+A rule reads like the math: ``vjp`` maps the upstream gradient ``g`` to one input's contribution,
+``jvp`` maps one input's tangent ``d`` to the output's tangent. Both receive the output ``y`` and the
+inputs, and the op's parameters as keywords. Rules are written only with operators, array/Tensor
+methods and the ``xp`` namespace below, so the same rule runs on plain numpy arrays during an
+ordinary backward and on Tensors under ``create_graph=True`` or in forward mode: that is how
+higher-order derivatives come free.
+
+Broadcasting is undone in one shared place (``sum_to``, applied by the backward loop), not here.
+
+Subgradient conventions: relu'(0) = 0 and |x|'(0) = 0 (as PyTorch); at ties, maximum/minimum
+and max/min reductions split the gradient evenly between the tied entries.
+"""
+import numpy as np
+
+from .tensor import Tensor, apply, constant
+
+TABLE = {}
+
+
+class Primitive:
+    """One op of the table. ``vjp``/``jvp`` hold one rule per input."""
+
+    __slots__ = ("name", "forward", "vjp", "jvp", "symbol", "smooth", "hint")
+    # hint: a function of the input arrays that says what is wrong when forward fails
+
+    def __init__(self, name, forward, vjp, jvp, symbol=None, smooth=True, hint=None):
+        self.name, self.forward, self.vjp, self.jvp = name, forward, vjp, jvp
+        self.symbol, self.smooth, self.hint = symbol, smooth, hint
+
+    def __call__(self, *inputs, **params):
+        return apply(self, inputs, params or None)
+
+    def __repr__(self):
+        return "<primitive %s>" % self.name
+
+
+class PerInput:
+    """Rules of a variadic primitive: ``rules[i]`` is ``rule`` with the input position bound."""
+
+    __slots__ = ("rule",)
+
+    def __init__(self, rule):
+        self.rule = rule
+
+    def __getitem__(self, i):
+        return lambda *args, **params: self.rule(i, *args, **params)
+
+
+def primitive(name, forward, vjp, jvp, **kw):
+    op = Primitive(name, forward, vjp, jvp, **kw)
+    TABLE[name] = op
+    return op
+
+
+# -- helpers shared by rules ----------------------------------------------------------------
+def kept_shape(shape, axis):
+    """The shape a reduction over ``axis`` leaves with keepdims=True."""
+    if axis is None:
+        return (1,) * len(shape)
+    axes = {a % len(shape) for a in (axis if isinstance(axis, tuple) else (axis,))}
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def keep(a, x, axis, keepdims):
+    """``a`` (a reduction of ``x``) reshaped so it broadcasts against ``x``."""
+    return a if keepdims else a.reshape(kept_shape(x.shape, axis))
+
+
+def sum_to(g, shape):
+    """Undo broadcasting: sum ``g`` down to ``shape``. The one place this is done."""
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    if axes:
+        g = g.sum(axis=axes)
+    return g.reshape(shape) if g.shape != shape else g
+
+
+def swap(a):
+    return a.swapaxes(-1, -2)
+
+
+def is_basic(index):
+    """True for indices made only of ints, slices, None and Ellipsis (no duplicates possible)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice))
+               for p in parts)
+
+
+def concat_slice(i, xs, axis):
+    """The part of a concatenation that came from input ``i``."""
+    start = sum(x.shape[axis] for x in xs[:i])
+    index = [slice(None)] * xs[i].ndim
+    index[axis] = slice(start, start + xs[i].shape[axis])
+    return tuple(index)
+
+
+# -- forwards that need more than one numpy call ---------------------------------------------
+def _sigmoid(x):
+    e = np.exp(-np.abs(x))            # never overflows
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _logsumexp(x, axis=None, keepdims=False):
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+    return out if keepdims else out.reshape(np.sum(x, axis=axis).shape)
+
+
+def _log_softmax(x, axis=-1):
+    return x - _logsumexp(x, axis=axis, keepdims=True)
+
+
+def _scatter_add(g, index, shape):
+    out = np.zeros(shape, dtype=g.dtype)
+    if is_basic(index):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+def _max(x, axis=None, keepdims=False):
+    if x.size == 0:
+        raise ValueError("max of an empty tensor")
+    return np.max(x, axis=axis, keepdims=keepdims)
+
+
+# -- the table ---------------------------------------------------------------------------
+add = primitive("add", np.add, symbol="+",
+                vjp=(lambda g, y, a, b: g, lambda g, y, a, b: g),
+                jvp=(lambda d, y, a, b: d, lambda d, y, a, b: d))
+sub = primitive("sub", np.subtract, symbol="-",
+                vjp=(lambda g, y, a, b: g, lambda g, y, a, b: -g),
+                jvp=(lambda d, y, a, b: d, lambda d, y, a, b: -d))
+mul = primitive("mul", np.multiply, symbol="*",
+                vjp=(lambda g, y, a, b: g * b, lambda g, y, a, b: g * a),
+                jvp=(lambda d, y, a, b: d * b, lambda d, y, a, b: a * d))
+div = primitive("div", np.divide, symbol="/",
+                vjp=(lambda g, y, a, b: g / b, lambda g, y, a, b: -g * y / b),
+                jvp=(lambda d, y, a, b: d / b, lambda d, y, a, b: -d * y / b))
+power = primitive("pow", np.power, symbol="**",
+                  vjp=(lambda g, y, a, b: g * b * a ** (b - 1),
+                       lambda g, y, a, b: g * y * xp.log(a)),
+                  jvp=(lambda d, y, a, b: d * b * a ** (b - 1),
+                       lambda d, y, a, b: d * y * xp.log(a)))
+neg = primitive("neg", np.negative,
+                vjp=(lambda g, y, x: -g,), jvp=(lambda d, y, x: -d,))
+exp = primitive("exp", np.exp,
+                vjp=(lambda g, y, x: g * y,), jvp=(lambda d, y, x: d * y,))
+log = primitive("log", np.log,
+                vjp=(lambda g, y, x: g / x,), jvp=(lambda d, y, x: d / x,))
+sqrt = primitive("sqrt", np.sqrt,
+                 vjp=(lambda g, y, x: g * 0.5 / y,), jvp=(lambda d, y, x: d * 0.5 / y,))
+absolute = primitive("abs", np.abs, smooth=False,
+                     vjp=(lambda g, y, x: g * xp.sign(x),), jvp=(lambda d, y, x: d * xp.sign(x),))
+tanh = primitive("tanh", np.tanh,
+                 vjp=(lambda g, y, x: g * (1 - y * y),), jvp=(lambda d, y, x: d * (1 - y * y),))
+sigmoid = primitive("sigmoid", _sigmoid,
+                    vjp=(lambda g, y, x: g * y * (1 - y),), jvp=(lambda d, y, x: d * y * (1 - y),))
+softplus = primitive("softplus", lambda x: np.logaddexp(0, x),
+                     vjp=(lambda g, y, x: g * xp.sigmoid(x),),
+                     jvp=(lambda d, y, x: d * xp.sigmoid(x),))
+relu = primitive("relu", lambda x: np.maximum(x, 0), smooth=False,
+                 vjp=(lambda g, y, x: g * (x > 0),), jvp=(lambda d, y, x: d * (x > 0),))
+maximum = primitive("maximum", np.maximum, smooth=False,
+                    vjp=(lambda g, y, a, b: g * (a > b) + 0.5 * g * (a == b),
+                         lambda g, y, a, b: g * (b > a) + 0.5 * g * (a == b)),
+                    jvp=(lambda d, y, a, b: d * (a > b) + 0.5 * d * (a == b),
+                         lambda d, y, a, b: d * (b > a) + 0.5 * d * (a == b)))
+clip = primitive("clip", lambda x, lo, hi: np.clip(x, lo, hi), smooth=False,
+                 vjp=(lambda g, y, x, lo, hi: g * (x >= lo) * (x <= hi),),
+                 jvp=(lambda d, y, x, lo, hi: d * (x >= lo) * (x <= hi),))
+where = primitive("where", lambda a, b, cond: np.where(cond, a, b), smooth=False,
+                  vjp=(lambda g, y, a, b, cond: xp.where(cond, g, 0),
+                       lambda g, y, a, b, cond: xp.where(cond, 0, g)),
+                  jvp=(lambda d, y, a, b, cond: xp.where(cond, d, 0),
+                       lambda d, y, a, b, cond: xp.where(cond, 0, d)))
+cast = primitive("cast", lambda x, dtype: x.astype(dtype),
+                 vjp=(lambda g, y, x, dtype: g.astype(x.dtype),),
+                 jvp=(lambda d, y, x, dtype: d.astype(dtype),))
+
+# reductions: the gradient is the upstream gradient spread back over the reduced axes
+total = primitive("sum", lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
+                  vjp=(lambda g, y, x, axis=None, keepdims=False:
+                       xp.broadcast_to(keep(g, x, axis, keepdims), x.shape),),
+                  jvp=(lambda d, y, x, axis=None, keepdims=False: d.sum(axis=axis, keepdims=keepdims),))
+
+
+def _argmax_weights(x, y, axis, keepdims):
+    """1/k on each of the k entries equal to the maximum, 0 elsewhere (ties split evenly)."""
+    hit = (x == keep(y, x, axis, keepdims)).astype(x.dtype)
+    return hit / hit.sum(axis=axis, keepdims=True)
+
+
+amax = primitive("max", _max, smooth=False,
+                 vjp=(lambda g, y, x, axis=None, keepdims=False:
+                      keep(g, x, axis, keepdims) * _argmax_weights(x, y, axis, keepdims),),
+                 jvp=(lambda d, y, x, axis=None, keepdims=False:
+                      (d * _argmax_weights(x, y, axis, keepdims)).sum(axis=axis, keepdims=keepdims),))
+logsumexp = primitive("logsumexp", _logsumexp,
+                      vjp=(lambda g, y, x, axis=None, keepdims=False:
+                           keep(g, x, axis, keepdims) * xp.exp(x - keep(y, x, axis, keepdims)),),
+                      jvp=(lambda d, y, x, axis=None, keepdims=False:
+                           (d * xp.exp(x - keep(y, x, axis, keepdims))).sum(axis=axis, keepdims=keepdims),))
+log_softmax = primitive("log_softmax", _log_softmax,
+                        vjp=(lambda g, y, x, axis=-1: g - xp.exp(y) * g.sum(axis=axis, keepdims=True),),
+                        jvp=(lambda d, y, x, axis=-1: d - (xp.exp(y) * d).sum(axis=axis, keepdims=True),))
+
+
+# matrix product, with numpy's 1-d conventions
+def _matmul_vjp_a(g, y, a, b):
+    if b.ndim == 1:
+        return g.reshape(g.shape + (1,)) * b if a.ndim > 1 else g * b
+    if a.ndim == 1:
+        return (b @ g.reshape(g.shape + (1,))).reshape(b.shape[:-2] + b.shape[-2:-1])
+    return g @ swap(b)
+
+
+def _matmul_vjp_b(g, y, a, b):
+    if a.ndim == 1:
+        return a.reshape(a.shape + (1,)) * g.reshape(g.shape[:-1] + (1,) + g.shape[-1:]) \
+            if b.ndim > 1 else g * a
+    if b.ndim == 1:
+        return (swap(a) @ g.reshape(g.shape + (1,))).reshape(a.shape[:-2] + a.shape[-1:])
+    return swap(a) @ g
+
+
+def _matmul_hint(a, b):
+    if a.ndim == 0 or b.ndim == 0:
+        return "both operands need at least one axis; use * to scale"
+    return ("the last axis of the left operand (%d) must equal the %s of the right (%d); "
+            "transpose an operand or fix the layer sizes"
+            % (a.shape[-1], "second-to-last axis" if b.ndim > 1 else "length", b.shape[-2 if b.ndim > 1 else 0]))
+
+
+matmul = primitive("matmul", np.matmul, symbol="@", hint=_matmul_hint,
+                   vjp=(_matmul_vjp_a, _matmul_vjp_b),
+                   jvp=(lambda d, y, a, b: d @ b, lambda d, y, a, b: a @ d))
+
+# shape ops
+identity = primitive("identity", lambda x: x,
+                     vjp=(lambda g, y, x: g,), jvp=(lambda d, y, x: d,))
+transpose = primitive("transpose", lambda x, axes: np.transpose(x, axes),
+                      vjp=(lambda g, y, x, axes: g.transpose(tuple(np.argsort(axes))),),
+                      jvp=(lambda d, y, x, axes: d.transpose(axes),))
+reshape = primitive("reshape", lambda x, shape: np.reshape(x, shape),
+                    vjp=(lambda g, y, x, shape: g.reshape(x.shape),),
+                    jvp=(lambda d, y, x, shape: d.reshape(shape),))
+broadcast_to = primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
+                         vjp=(lambda g, y, x, shape: g,),         # sum_to undoes it
+                         jvp=(lambda d, y, x, shape: xp.broadcast_to(d, shape),))
+getitem = primitive("getitem", lambda x, index: x[index],
+                    vjp=(lambda g, y, x, index: xp.scatter(g, index, x.shape),),
+                    jvp=(lambda d, y, x, index: d[index],))
+scatter_add = primitive("scatter_add", _scatter_add,
+                        vjp=(lambda g, y, v, index, shape: g[index],),
+                        jvp=(lambda d, y, v, index, shape: scatter_add(d, index=index, shape=shape),))
+concat = primitive("concat", lambda *xs, axis=0: np.concatenate(xs, axis=axis),
+                   vjp=PerInput(lambda i, g, y, *xs, axis=0: g[concat_slice(i, xs, axis)]),
+                   jvp=PerInput(lambda i, d, y, *xs, axis=0:
+                                xp.scatter(d, concat_slice(i, xs, axis), y.shape)))
+
+
+class Scatter:
+    """A lazy gradient ``zeros(shape)[index] += value``. The backward loop adds it into the
+    input's gradient buffer in place, so slicing a tensor T times costs O(T), not O(T²)."""
+
+    __slots__ = ("value", "index", "shape", "dtype")
+
+    def __init__(self, value, index, shape):
+        self.value, self.index, self.shape, self.dtype = value, index, shape, value.dtype
+
+    def add_into(self, buf):
+        if is_basic(self.index):
+            buf[self.index] += self.value
+        else:
+            np.add.at(buf, self.index, self.value)
+        return buf
+
+    def dense(self):
+        return self.add_into(np.zeros(self.shape, dtype=self.dtype))
+
+
+class xp:
+    """What rules call besides operators and methods: numpy on arrays, primitives on Tensors."""
+
+    @staticmethod
+    def exp(x):
+        return exp(x) if type(x) is Tensor else np.exp(x)
+
+    @staticmethod
+    def log(x):
+        return log(x) if type(x) is Tensor else np.log(x)
+
+    @staticmethod
+    def sigmoid(x):
+        return sigmoid(x) if type(x) is Tensor else _sigmoid(x)
+
+    @staticmethod
+    def sign(x):
+        """No gradient flows through a sign: a constant on both sides."""
+        return constant(np.sign(x.data)) if type(x) is Tensor else np.sign(x)
+
+    @staticmethod
+    def where(cond, a, b):
+        if type(a) is Tensor or type(b) is Tensor:
+            like = a if type(a) is Tensor else b
+            return where(_lift(a, like), _lift(b, like), cond=_cond(cond))
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def broadcast_to(x, shape):
+        if type(x) is Tensor:
+            return x if x.shape == tuple(shape) else broadcast_to(x, shape=tuple(shape))
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def scatter(g, index, shape):
+        if type(g) is Tensor:
+            return scatter_add(g, index=index, shape=shape)
+        return Scatter(g, index, shape)
+
+
+def _lift(x, like):
+    return x if type(x) is Tensor else constant(np.asarray(x, dtype=like.dtype))
+
+
+def _cond(c):
+    return c.data if type(c) is Tensor else c
