@@ -66,6 +66,14 @@ def grads_of(root, inputs, gradient=None, retain_graph=False, create_graph=False
     return [found.get(t._id) for t in inputs]
 
 
+def node_grads(root, gradient=None):
+    """d root / d node for every node of the graph, as arrays keyed by node id. Touches no
+    ``.grad`` and keeps the graph (for pictures and the debugger)."""
+    g = seed(root, gradient, False)
+    return {ev.node._id: ev.grad_out for ev in run(root, g, retain_graph=True, create_graph=False,
+                                                      inputs=(), found={}, trace=True)}
+
+
 def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=False):
     """The backward loop, as a generator that yields an ``Event`` per node when ``trace``."""
     anomaly = modes.anomaly
@@ -79,37 +87,40 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
             node = heappop(heap)[1]
             key = node._id
             g = grads.pop(key)
-            if isinstance(g, Scatter):
+            if type(g) is Scatter:
                 g = g.dense()
                 owned.add(key)
             if node._hooks:
                 g = _run_hooks(node, g, create_graph)
-            if wanted is not None:
-                if key in wanted:
-                    found[key] = g if create_graph else constant(_own(g, key in owned, node))
-            elif node._op is None or node._retain:
-                _deposit(node, g, key in owned, create_graph)
             op = node._op
-            if op is None:
-                if trace:
-                    yield Event(node, g, (), grads)
-                continue
+            if op is None or node._retain or wanted is not None:
+                if wanted is None:
+                    _deposit(node, g, key in owned, create_graph)
+                elif key in wanted:
+                    found[key] = g if create_graph else constant(_own(g, key in owned, node))
+                if op is None:
+                    if trace:
+                        yield Event(node, g, (), grads)
+                    continue
             ins = node._inputs
             if ins is None:
                 raise AutogradError(
                     "backward: the graph through '%s'%s was already freed by an earlier "
                     "backward(); pass retain_graph=True to the first backward() to run backward "
                     "through it again" % (op.name, _where(node)))
-            params = node._params or {}
+            params = node._params
             if create_graph:
                 y, args = node, ins
             else:
                 y, args = node.data, [t.data for t in ins]
+            rules = op.vjp
             sent = [] if trace else None
-            for i, x in enumerate(ins):
+            i = -1
+            for x in ins:
+                i += 1
                 if not x.requires_grad or x._id < floor:
                     continue
-                gi = op.vjp[i](g, y, *args, **params)
+                gi = rules[i](g, y, *args, **params) if params else rules[i](g, y, *args)
                 if gi.shape != x.data.shape:
                     gi = sum_to(gi, x.data.shape)
                 if anomaly:

@@ -9,9 +9,10 @@ from .ops import broadcast_to, zeros
 from .tensor import Tensor
 
 
-def graph_nodes(outputs, floor=0):
-    """Every recorded tensor that an output depends on, with id >= floor, in creation order."""
-    seen, stack = {}, [o for o in outputs if o.requires_grad]
+def graph_nodes(outputs, floor=0, constants=False):
+    """Every tensor that requires grad and that an output depends on, with id >= floor, in
+    creation order; with ``constants=True`` also the inputs that do not require grad."""
+    seen, stack = {}, [o for o in outputs if o.requires_grad or constants]
     while stack:
         t = stack.pop()
         if t._id in seen or t._id < floor:
@@ -21,7 +22,7 @@ def graph_nodes(outputs, floor=0):
             if t._inputs is None:
                 raise AutogradError("the graph through '%s' was freed by backward(); pass "
                                     "retain_graph=True to keep it" % t._op.name)
-            stack.extend(x for x in t._inputs if x.requires_grad)
+            stack.extend(x for x in t._inputs if x.requires_grad or constants)
     return [seen[k] for k in sorted(seen)]
 
 

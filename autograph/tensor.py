@@ -192,21 +192,20 @@ def apply(op, inputs, params=None):
     try:
         if params:
             data = op.forward(*[t.data for t in inputs], **params)
+        elif len(inputs) == 2:
+            data = op.forward(inputs[0].data, inputs[1].data)
         else:
             data = op.forward(*[t.data for t in inputs])
     except (ValueError, IndexError) as err:
         raise ShapeError(describe(op, inputs, params, err)) from None
-    return record(op, data, inputs, params)
-
-
-def record(op, data, inputs, params):
     t = _new(Tensor)
     t.data = data if type(data) is _ndarray else np.asarray(data)
     t.grad = t._hooks = t._origin = t.name = None
     t._retain = False
     t._id = next(_ids)
     t._scope = modes.scope_path
-    if modes.grad_enabled and any([x.requires_grad for x in inputs]):
+    if modes.grad_enabled and (inputs[0].requires_grad or len(inputs) > 1 and any(
+            [x.requires_grad for x in inputs])):
         t.requires_grad = True
         t._op, t._inputs, t._params = op, inputs, params
     else:
