@@ -1,0 +1,6 @@
+"""nets: the recurrent networks of the RNN chapter, built from autograph ops, PyTorch-compatible.
+
+Each line below exports one file's public names; add a line for a new file.
+"""
+from .module import (Dropout, Embedding, Linear, Module, Parameter, Sequential, StateDictError,
+                     generator, normal, uniform)
