@@ -4,3 +4,6 @@ Each line below exports one file's public names; add a line for a new file.
 """
 from .module import (Dropout, Embedding, Linear, Module, Parameter, Sequential, StateDictError,
                      generator, normal, uniform)
+from .losses import cross_entropy, mse_loss
+from .clip import clip_grad_norm, clip_grad_value
+from . import optim
