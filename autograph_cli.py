@@ -1,29 +1,238 @@
-"""The `autograph` command: the one place that may import autograph, nets and viz together."""
+"""The `autograph` command: the chapter's part-of-speech tagger trained and drawn, and the
+graph of any script's variable rendered or stepped through.
+
+This is the one module that imports autograph, nets and viz together. The tagger and its data
+live here so that `examples/05_applications.py` reuses them instead of copying them.
+"""
 import argparse
+import os
+import runpy
 import sys
+import time
+
+import numpy as np
+
+import autograph as ag
+import nets
+
+# The chapter's two sentences first; the rest make the rule learnable: a word after a verb
+# (爱, 喜欢) is a noun, the same word after 在 + place is a verb. 购物 is n in the first
+# sentence and v in the second, and only the words before it tell which.
+SENTENCES = [
+    "我/n 爱/v 购物/n",
+    "我/n 在/pre 华联/n 购物/v",
+    "他/n 喜欢/v 学习/n",
+    "他/n 在/pre 学校/n 学习/v",
+    "她/n 爱/v 工作/n",
+    "她/n 在/pre 北京/n 工作/v",
+    "你/n 喜欢/v 购物/n",
+    "你/n 在/pre 超市/n 购物/v",
+    "我们/n 爱/v 学习/n",
+    "我们/n 在/pre 图书馆/n 学习/v",
+    "他们/n 喜欢/v 工作/n",
+    "他们/n 在/pre 公司/n 工作/v",
+    "我/n 在/pre 学校/n 工作/v",
+    "她/n 喜欢/v 华联/n",
+    "他/n 在/pre 超市/n 学习/v",
+    "你/n 爱/v 北京/n",
+]
+PAD = "<pad>"
+IGNORE = -1
+
+
+def parse(sentences=SENTENCES):
+    """[(words, tags)] from "word/tag word/tag ..." strings."""
+    return [tuple(zip(*(item.rsplit("/", 1) for item in s.split()))) for s in sentences]
+
+
+class Vocab:
+    """Word and tag indices for a tagged corpus; id 0 is padding."""
+
+    def __init__(self, pairs):
+        self.words = [PAD] + sorted({w for ws, _ in pairs for w in ws})
+        self.tags = sorted({t for _, ts in pairs for t in ts})
+        self.word_id = {w: i for i, w in enumerate(self.words)}
+        self.tag_id = {t: i for i, t in enumerate(self.tags)}
+
+    def encode(self, pairs):
+        """Padded (T, B) word ids and (T, B) tag ids, IGNORE where padded."""
+        T = max(len(ws) for ws, _ in pairs)
+        x = np.zeros((T, len(pairs)), dtype=np.int64)
+        y = np.full((T, len(pairs)), IGNORE, dtype=np.int64)
+        for b, (ws, ts) in enumerate(pairs):
+            x[:len(ws), b] = [self.word_id[w] for w in ws]
+            y[:len(ts), b] = [self.tag_id[t] for t in ts]
+        return x, y
+
+
+class Tagger(nets.Module):
+    """Embedding -> LSTM -> Linear: a tag score per word, from the words so far."""
+
+    def __init__(self, n_words, n_tags, dim=8, hidden=16):
+        super().__init__()
+        self.embed = nets.Embedding(n_words, dim)
+        self.lstm = nets.LSTM(dim, hidden)
+        self.out = nets.Linear(hidden, n_tags)
+
+    def forward(self, x):
+        h, _ = self.lstm(self.embed(x))
+        return self.out(h)
+
+
+def sequence_loss(model, x, y):
+    """Mean cross-entropy over every real (unpadded) word of a (T, B) batch."""
+    logits = model(x)
+    return nets.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
+                              ignore_index=IGNORE)
+
+
+def progress(step, total, loss, width=30):
+    """One line, redrawn in place: [#####.....] step/total loss."""
+    done = width * step // total
+    end = "\n" if step == total else ""
+    sys.stdout.write("\r  [%s%s] %3d/%d  loss %.4f%s" % ("#" * done, "." * (width - done), step,
+                                                       total, loss, end))
+    sys.stdout.flush()
+
+
+def train_tagger(epochs=150, seed=0, lr=0.03, show_progress=True):
+    """Train the tagger on every built-in sentence at once; returns (model, vocab, losses)."""
+    ag.manual_seed(seed)
+    pairs = parse()
+    vocab = Vocab(pairs)
+    x, y = vocab.encode(pairs)
+    model = Tagger(len(vocab.words), len(vocab.tags))
+    opt = nets.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for epoch in range(1, epochs + 1):
+        opt.zero_grad()
+        loss = sequence_loss(model, x, y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        if show_progress:
+            progress(epoch, epochs, losses[-1])
+    return model, vocab, losses
+
+
+def predict(model, vocab, words):
+    """The most likely tag of each word."""
+    x, _ = vocab.encode([(words, ())])
+    with ag.no_grad():
+        logits = model(x)
+    return [vocab.tags[k] for k in logits.data[:, 0].argmax(-1)]
+
+
+def accuracy(model, vocab, pairs):
+    right = total = 0
+    for words, tags in pairs:
+        right += sum(p == t for p, t in zip(predict(model, vocab, words), tags))
+        total += len(tags)
+    return right / total
+
+
+def tagger_pictures(model, vocab, words, tags, out):
+    """The recorded graph of one sentence's loss, unrolled and rolled, its per-step gradient
+    norms, and the backward player; returns [(path, what it shows)]."""
+    import viz
+    x, y = vocab.encode([(words, tags)])
+    loss = sequence_loss(model, x, y)
+    loss.name = "loss"
+    files = [
+        (os.path.join(out, "unrolled.svg"), "the LSTM unrolled over the sentence, coloured by gradient"),
+        (os.path.join(out, "rolled.svg"), "the same graph folded: one step, recurrent edges xT"),
+        (os.path.join(out, "grad_norms.svg"), "the gradient norm at each time step"),
+        (os.path.join(out, "backprop.html"), "the backward pass, one node per click"),
+    ]
+    viz.render(loss, files[0][0], color_by="grad")
+    viz.render(loss, files[1][0], rolled=True)
+    viz.plot_grad_norms(viz.grad_norms(loss, by="t"), files[2][0])
+    viz.export_player(loss, files[3][0])
+    return files
 
 
 def demo(args):
-    """The chapter's first worked example: e = (a + b)(b + 1) at a = 2, b = 1."""
-    import autograph as ag
-    a = ag.tensor(2.0, requires_grad=True, name="a")
-    b = ag.tensor(1.0, requires_grad=True, name="b")
-    c, d = a + b, b + 1
-    e = c * d
-    e.backward()
-    print("e = (a + b)(b + 1) at a = 2, b = 1")
-    print("  c = a + b = %g, d = b + 1 = %g, e = c * d = %g" % (c.item(), d.item(), e.item()))
-    print("  de/da = d = %g" % a.grad.item())
-    print("  de/db = d + c = %g" % b.grad.item())
-    print("(The chapter writes a = 3, but c = 4 and e = 6 only fit a = 2; see the README.)")
+    """Train the chapter's LSTM part-of-speech tagger, print its tags, draw its graph."""
+    epochs = 60 if args.quick else 150
+    pairs = parse()
+    print("Part-of-speech tagging with an LSTM (the chapter's running example).")
+    print("%d sentences, e.g. %s  and  %s" % (len(pairs), SENTENCES[0], SENTENCES[1]))
+    print("Model: Embedding(8) -> LSTM(16) -> Linear, cross-entropy, Adam; %d epochs." % epochs)
+    start = time.time()
+    model, vocab, losses = train_tagger(epochs=epochs, seed=args.seed)
+    acc = accuracy(model, vocab, pairs)
+    print("Trained in %.1f s: loss %.4f, %.0f%% of the training tags right." % (
+        time.time() - start, losses[-1], 100 * acc))
+    print("\nTagged (购物 is a noun after 爱, a verb after 在 华联):")
+    for words, _ in pairs[:4]:
+        print("  " + " ".join("%s/%s" % wt for wt in zip(words, predict(model, vocab, words))))
+    os.makedirs(args.out, exist_ok=True)
+    words, tags = pairs[1]
+    files = tagger_pictures(model, vocab, words, tags, args.out)
+    print("\nWrote the graph of the loss of '%s':" % " ".join(words))
+    for path, what in files:
+        print("  %-40s %s" % (path, what))
+    print("Open the .svg files or backprop.html in a web browser, e.g.\n  xdg-open %s"
+          % files[-1][0])
+    return 0
+
+
+def run_script(path, var):
+    """Run a Python script as __main__ and return the variable it names."""
+    if not os.path.isfile(path):
+        raise SystemExit("autograph: no such script: %s" % path)
+    saved = sys.argv
+    sys.argv = [path]
+    try:
+        names = runpy.run_path(path, run_name="__main__")
+    finally:
+        sys.argv = saved
+    if var not in names:
+        raise SystemExit("autograph: %s defines no variable %r (it has: %s)"
+                         % (path, var, ", ".join(sorted(k for k in names if not k.startswith("_")))))
+    value = names[var]
+    if not isinstance(value, ag.Tensor):
+        raise SystemExit("autograph: %r in %s is a %s, not a Tensor"
+                         % (var, path, type(value).__name__))
+    return value
+
+
+def render(args):
+    """Run SCRIPT.py and draw the graph of one of its variables."""
+    import viz
+    out = args.output or os.path.splitext(os.path.basename(args.script))[0] + "-%s.svg" % args.var
+    value = run_script(args.script, args.var)
+    viz.render(value, out, rolled=args.rolled, color_by=args.color_by)
+    print("wrote", out)
+    return 0
+
+
+def debug(args):
+    """Run SCRIPT.py, then step through the backward pass of one of its variables."""
+    from autograph import debug as dbg
+    dbg.interact(run_script(args.script, args.var))
     return 0
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="autograph", description=__doc__)
+    parser = argparse.ArgumentParser(prog="autograph", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    p = sub.add_parser("demo", help="run the main demo")
+    p = sub.add_parser("demo", help="train the chapter's LSTM tagger and draw its graph")
+    p.add_argument("--out", default="autograph-out", help="folder for the pictures (default: %(default)s)")
+    p.add_argument("--quick", action="store_true", help="fewer epochs")
+    p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=demo)
+    p = sub.add_parser("render", help="run SCRIPT.py and draw the graph of one of its variables")
+    p.add_argument("script")
+    p.add_argument("--var", default="loss", help="the variable to draw (default: %(default)s)")
+    p.add_argument("-o", "--output", help="picture file: .svg .png .pdf .dot (default: SCRIPT-VAR.svg)")
+    p.add_argument("--rolled", action="store_true", help="fold time: one step, recurrent edges xT")
+    p.add_argument("--color-by", choices=["grad"], help="colour nodes by gradient norm")
+    p.set_defaults(func=render)
+    p = sub.add_parser("debug", help="run SCRIPT.py and step through the backward pass of a variable")
+    p.add_argument("script")
+    p.add_argument("--var", default="loss", help="the variable to debug (default: %(default)s)")
+    p.set_defaults(func=debug)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
