@@ -7,3 +7,4 @@ from .module import (Dropout, Embedding, Linear, Module, Parameter, Sequential, 
 from .losses import cross_entropy, mse_loss
 from .clip import clip_grad_norm, clip_grad_value
 from . import optim
+from .checkpoint import CheckpointError, load, save
