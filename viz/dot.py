@@ -1,0 +1,423 @@
+"""DOT text for a recorded graph, written directly as strings (fast, and byte-for-byte the same
+for the same program), then wrapped in a ``graphviz.Digraph`` for display.
+
+``picture(output, **options)`` returns a ``Picture``: the DOT text, the DOT node ids of every
+tensor (its variable node first, then its proxies) and the notes about what was folded. SVG
+rendered from it keeps those ids as element ids, with classes (``var``, ``op``, ``proxy``,
+``group``, ``param``, ``const``, ``nan``, ``t<k>``, ``n<k>`` for tensor k) and tooltips, so a web
+page can find a tensor's nodes.
+"""
+import numpy as np
+
+from .calculus import (Local, Paths, forward_tangents, fmt, norm, reverse_grads, shape_text,
+                       type_text, values_text)
+from .graph import Graph
+from .layout import Layout
+from .text import line, param_text
+
+SHOW = ("name", "shape", "value", "grad")
+FONT = "Helvetica"
+
+# The fixed colour scale of color_by="grad": one colour per decade of the norm, 1e-8 ... 1e2
+# (viridis), so equal colours mean equal magnitudes in every picture.
+DECADES = range(-8, 3)
+SCALE = ("#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c", "#22a884",
+         "#44bf70", "#7ad151", "#bddf26", "#fde725")
+ZERO, NAN, INF = "#d9d9d9", "#ff33cc", "#e31a1c"
+
+OP_SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "pow": "^", "neg": "−",
+              "matmul": "@", "sigmoid": "σ", "transpose": "ᵀ", "broadcast_to": "broadcast"}
+
+
+class Picture:
+    """``dot``: the DOT text; ``ids``: {tensor number: (DOT node ids)}; ``notes``: what was
+    folded, collapsed or left out; ``graph``: the numbered graph; ``layout``: what was drawn."""
+
+    __slots__ = ("dot", "ids", "notes", "graph", "layout")
+
+    def __init__(self, dot, ids, notes, graph, layout):
+        self.dot, self.ids, self.notes, self.graph, self.layout = dot, ids, notes, graph, layout
+
+    def digraph(self):
+        import graphviz
+        g = graphviz.Digraph("G")
+        g.body = self.dot.split("\n")[1:-2]
+        g.body = [s + "\n" for s in g.body]
+        return g
+
+
+def draw(output, **options):
+    """The picture of ``output``'s graph as a ``graphviz.Digraph`` (displays inline in Jupyter);
+    the options are those of ``picture``."""
+    return picture(output, **options).digraph()
+
+
+def picture(output, *, show=SHOW, rankdir="LR", collapse=None, rolled=False, color_by=None,
+            edge_labels=None, highlight=None, mode="reverse", wrt=None, max_nodes=1500):
+    """Build the DOT text of ``output``'s graph (see ``viz.draw`` for the options)."""
+    show = _check(show, rankdir, color_by, edge_labels, mode, wrt, highlight)
+    graph = Graph(output)
+    layout, notes = fit(graph, rolled, collapse, max_nodes)
+    values = None
+    if "grad" in show or color_by == "grad":
+        values = forward_tangents(graph, wrt) if mode == "forward" else reverse_grads(graph)
+        if mode == "reverse" and output.data.size != 1 and output.requires_grad:
+            notes.append("the output is not a scalar: gradients shown are those of its sum")
+        if mode == "forward" and wrt.data.size != 1:
+            notes.append("forward mode: the tangent pushed from %s is all ones" % _name(graph, graph.number(wrt)))
+    paths = Paths(graph, *highlight) if highlight is not None else None
+    if paths is not None:
+        notes.extend(path_notes(graph, paths))
+    writer = Writer(graph, layout, show, values, mode, wrt, color_by, edge_labels, paths)
+    return Picture(writer.text(rankdir, notes), writer.ids(), notes, graph, layout)
+
+
+def _check(show, rankdir, color_by, edge_labels, mode, wrt, highlight):
+    if isinstance(show, str):
+        show = (show,)
+    bad = [s for s in show if s not in SHOW]
+    if bad:
+        raise ValueError("viz.draw: show=%r has unknown entries %r; choose from %s" % (show, bad, SHOW))
+    for what, value, allowed in (("rankdir", rankdir, ("LR", "TB", "RL", "BT")),
+                                 ("color_by", color_by, (None, "grad")),
+                                 ("edge_labels", edge_labels, (None, "local", "shape")),
+                                 ("mode", mode, ("reverse", "forward"))):
+        if value not in allowed:
+            raise ValueError("viz.draw: %s=%r; choose one of %s" % (what, value, allowed))
+    if mode == "forward" and wrt is None:
+        raise ValueError("viz.draw: mode='forward' labels every node with d node / d wrt; pass "
+                         "wrt=<an input tensor>")
+    if highlight is not None and (not isinstance(highlight, (tuple, list)) or len(highlight) != 2):
+        raise ValueError("viz.draw: highlight must be a pair (src, dst) of tensors of the graph")
+    return tuple(show)
+
+
+def fit(graph, rolled, collapse, max_nodes):
+    """The layout to draw and notes saying what the node budget folded: first the time steps
+    (rolled), then scopes from the deepest up, and as a last resort the oldest nodes are left
+    out. ``max_nodes=None`` draws everything."""
+    layout = Layout(graph, rolled, collapse)
+    notes = []
+    if max_nodes is None or layout.size <= max_nodes:
+        return layout, notes
+    full = layout.size
+    why = "the graph has %d nodes to draw, more than max_nodes=%d" % (full, max_nodes)
+    if not rolled and layout.has_time():
+        layout = Layout(graph, True, collapse)
+        notes.append("%s: time steps folded (rolled=True): each track's %s drawn once"
+                     % (why, " and ".join("%d steps" % len(s) for s in layout.steps.values())))
+    if layout.size > max_nodes and not isinstance(collapse, (list, tuple)):
+        depth = min(collapse or layout.max_depth(), layout.max_depth())
+        while layout.size > max_nodes and depth >= 1:
+            layout = Layout(graph, layout.rolled, depth)
+            notes.append("scopes deeper than %d collapsed into single nodes (%d nodes left)"
+                         % (depth, layout.size))
+            depth -= 1
+    floor = 0
+    while layout.size > max_nodes:
+        floor = len(graph) - max(1, (len(graph) - floor) * max_nodes // (2 * layout.size))
+        layout = Layout(graph, layout.rolled, layout.collapse, floor)
+    if floor:
+        notes.append("only the %d nodes nearest the output are drawn (%%%d and after); %d older "
+                     "nodes left out" % (len(graph) - floor, floor, floor))
+    if not notes[0].startswith(why[:20]):
+        notes.insert(0, why)
+    notes.append("pass max_nodes=None to draw everything (slow to lay out), or write .dot text")
+    return layout, notes
+
+
+def path_notes(graph, paths):
+    """The chain rule along every path from src to dst, as lines of text."""
+    src, dst = _name(graph, paths.src), _name(graph, paths.dst)
+    if not paths.count:
+        return ["no path from %s to %s: %s does not depend on %s" % (src, dst, dst, src)]
+    notes = ["%d path%s from %s to %s; the sum of the path products is d%s/d%s"
+             % (paths.count, "s" if paths.count > 1 else "", src, dst, dst, src)]
+    scalar = all(graph.nodes[k].data.size == 1 for k in paths.nodes)
+    for path, product in paths.listed or ():
+        hops = " → ".join([src] + [_name(graph, k) for k, _ in path])
+        if scalar:
+            factors = " × ".join(fmt(Local(graph, k, p).value) for k, p in path)
+            notes.append("  %s : %s = %s" % (hops, factors, fmt(float(product))))
+        else:
+            notes.append("  %s : ‖product‖ = %s" % (hops, fmt(norm(product))))
+    total = paths.total
+    line = "sum = %s" % (fmt(float(total)) if total.size == 1 else "‖sum‖ " + fmt(norm(total)))
+    if paths.grad is not None:
+        g = paths.grad
+        line += "; backward() gives d%s/d%s = %s" % (
+            dst, src, fmt(float(g)) if g.size == 1 else "‖·‖ " + fmt(norm(g)))
+    notes.append(line)
+    return notes
+
+
+def _name(graph, k):
+    name = graph.nodes[k].name
+    return str(name) if name is not None else "%%%d" % k
+
+
+# -- writing ---------------------------------------------------------------------------------
+def esc(s):
+    """A DOT string literal: user text shows as text (Graphviz escapes < > & in SVG itself)."""
+    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def esc_lines(lines, end="\\n"):
+    """Lines joined with a DOT line break (``\\l`` left-justifies)."""
+    return '"' + end.join(str(s).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+                          for s in lines) + ('\\l' if end == "\\l" else "") + '"'
+
+
+def grad_colour(n):
+    """Fill colour, font colour and class for a gradient of norm n."""
+    if n != n:
+        return NAN, "black", "grad-nan"
+    if n == float("inf"):
+        return INF, "white", "grad-inf"
+    if n == 0:
+        return ZERO, "black", "grad-zero"
+    i = int(np.clip(np.round(np.log10(n)) - DECADES[0], 0, len(SCALE) - 1))
+    return SCALE[i], "white" if i < 6 else "black", "grad-%d" % (i + DECADES[0])
+
+
+class Writer:
+    def __init__(self, graph, layout, show, values, mode, wrt, color_by, edge_labels, paths):
+        self.g, self.lay, self.show, self.values = graph, layout, show, values
+        self.mode, self.color_by, self.edge_labels, self.paths = mode, color_by, edge_labels, paths
+        out = graph.output.name
+        self.out = "L" if out is None else str(out)
+        self.wrt = _name(graph, graph.number(wrt)) if wrt is not None else None
+        self.tracks = len(layout.steps)
+        self.on_path = set(paths.nodes) if paths is not None else set()
+        self.raw_on_path = set(paths.edges) if paths is not None else set()
+
+    # -- the document ---------------------------------------------------------------------
+    def text(self, rankdir, notes):
+        out = ["digraph G {",
+               'graph [rankdir=%s fontname="%s" fontsize=11 nodesep=0.12 ranksep=0.22 '
+               'newrank=true outputorder=edgesfirst]' % (rankdir, FONT),
+               'node [fontname="%s" fontsize=10 shape=box style="rounded,filled" '
+               'fillcolor=white height=0.3 margin="0.06,0.03"]' % FONT,
+               'edge [fontname="%s" fontsize=9 arrowsize=0.6 color="#555555"]' % FONT]
+        if notes:
+            out.append("labelloc=t labeljust=l label=%s" % esc_lines(notes, "\\l"))
+        self._boxes(out)
+        for e in self.lay.edges.values():
+            out.append(self._edge(e))
+        if self.color_by == "grad":
+            out.append(self._legend())
+        out.append("}")
+        return "\n".join(out) + "\n"
+
+    def ids(self):
+        ids = {}
+        for item in self.lay.items.values():
+            if item.kind in ("var", "proxy"):
+                ids.setdefault(item.k, []).append(item.id)
+            elif item.kind == "group":
+                for k in self.lay.groups[item.group].members:
+                    ids.setdefault(k, []).append(item.id)
+        return {k: tuple(v) for k, v in sorted(ids.items())}
+
+    def _boxes(self, out):
+        """Items inside nested clusters, written without recursion."""
+        by_box, children = {}, {(): []}
+        for item in self.lay.items.values():
+            box = item.box
+            by_box.setdefault(box, []).append(item)
+            for j in range(1, len(box) + 1):
+                if box[:j] not in children:
+                    children[box[:j]] = []
+                    children[box[:j - 1]].append(box[:j])
+        stack, n = [(False, ())], 0
+        while stack:
+            leaving, box = stack.pop()
+            if leaving:
+                out.append("}")
+                continue
+            if box:
+                out.append("subgraph cluster_%d {" % n)
+                out.append(self._box_attrs(box))
+                n += 1
+                stack.append((True, box))
+            for item in by_box.get(box, ()):
+                out.append(self._node(item))
+            for child in reversed(children[box]):
+                stack.append((False, child))
+
+    def _box_attrs(self, box):
+        from .graph import Scope
+        s = Scope("/".join(box))
+        if s.time_at == len(box) - 1:
+            label = "t=%d" % s.t
+            if self.tracks > 1:
+                label = "%s  %s" % (s.track, label)
+            if self.lay.rolled and self.lay.representative(s.track) == s.t:
+                label += "  (one of %d steps, rolled)" % len(self.lay.steps[s.track])
+            return ('id=%s class="step t%d" label=%s style="rounded,filled" fillcolor="#f4f6fa" '
+                    'color="#9aa8c0" fontsize=10 labeljust=l' % (esc("step_%s_%d" % (s.track, s.t)), s.t,
+                                                                esc(label)))
+        return 'class="scope" label=%s style=rounded color="#c8c8c8" fontsize=9 labeljust=l' % esc(box[-1])
+
+    # -- nodes ----------------------------------------------------------------------------
+    def _node(self, item):
+        k = item.k
+        t = self.g.nodes[k]
+        classes = [item.kind, "n%d" % k]
+        s = self.g.scope(k)
+        if s.t is not None:
+            classes.append("t%d" % s.t)
+        attrs = {}
+        if item.kind == "op":
+            label = self._op_label(k)
+            attrs.update(shape="ellipse", fillcolor="#dfe8f5", color="#8aa0c0", fontsize="9",
+                         height="0.2", width="0.3", margin="0.02,0.01")
+            tooltip = line(self.g, k)
+        elif item.kind == "group":
+            members = self.lay.groups[item.group].members
+            path = "/".join(self.lay.groups[item.group].path)
+            label = "%s\n%d nodes" % (path, len(members))
+            attrs.update(shape="box3d", fillcolor="#e6eedf")
+            tooltip = "%s: %d nodes (collapsed)" % (path, len(members))
+            self._grad_fill(attrs, classes, self._group_norm(members))
+        else:
+            label = self._var_label(k, proxy=item.kind == "proxy")
+            tooltip = line(self.g, k)
+            if t._op is None:
+                if t.requires_grad:
+                    classes.append("param")
+                    attrs.update(fillcolor="#fff2cc")
+                else:
+                    classes.append("const")
+                    attrs.update(fillcolor="#eeeeee", style="rounded,filled,dashed")
+            if item.kind == "proxy":
+                attrs.update(fontsize="8", height="0.2", style="rounded,filled,dashed")
+            if k == len(self.g) - 1 and item.kind == "var":
+                attrs["peripheries"] = "2"
+            if self.values is not None and self.color_by == "grad" and k in self.values:
+                self._grad_fill(attrs, classes, norm(self.values[k]))
+            if not np.isfinite(t.data).all() if t.data.dtype.kind in "fc" else False:
+                classes.append("nan")
+                attrs.update(color="#e31a1c", penwidth="2.5", peripheries="2")
+        if k in self.on_path and item.kind != "group":
+            classes.append("path")
+            attrs.update(color="#d62728", penwidth="2")
+        attrs["class"] = " ".join(classes)
+        body = " ".join("%s=%s" % (a, esc(v)) for a, v in attrs.items())
+        return "%s [id=%s %s label=%s tooltip=%s]" % (item.id, esc(item.id), body, esc(label),
+                                                        esc(tooltip))
+
+    def _grad_fill(self, attrs, classes, n):
+        if self.color_by != "grad" or n is None:
+            return
+        fill, font, cls = grad_colour(n)
+        attrs.update(fillcolor=fill, fontcolor=font)
+        classes.append(cls)
+
+    def _group_norm(self, members):
+        if self.values is None:
+            return None
+        inside = set(members)
+        cons = self.g.consumers
+        last = len(self.g) - 1
+        exits = [k for k in members if k == last or any(c not in inside for c, _ in cons[k])]
+        got = [norm(self.values[k]) for k in exits if k in self.values]
+        return float(np.sqrt(np.sum(np.square(got)))) if got else None
+
+    def _var_label(self, k, proxy=False):
+        t = self.g.nodes[k]
+        show = () if proxy else self.show
+        title = _name(self.g, k) if "name" in show or proxy else None
+        small = values_text(t.data, 4, 3) if "value" in show else None
+        lines = []
+        if t.data.ndim == 0 and small is not None:
+            lines.append(small if title is None else "%s = %s" % (title, small))
+        else:
+            lines += [x for x in (title, small) if x is not None]
+        if "shape" in show and t.data.ndim:
+            lines.append(type_text(t.data))
+        if "grad" in show and self.values is not None:
+            if k in self.values:
+                lines.append(self._quantity(k))
+            g = t.grad
+            if t._op is None and g is not None and (k not in self.values or not np.allclose(
+                    np.asarray(g.data), self.values[k], equal_nan=True)):
+                lines.append(".grad " + _amount(np.asarray(g.data)))
+        return "\n".join(lines)
+
+    def _quantity(self, k):
+        """d out / d node (reverse) or d node / d wrt (forward): values if scalar, else the norm."""
+        name = self.g.nodes[k].name
+        me = "·" if name is None else str(name)
+        d = ("∂%s/∂%s" % (self.out, me)) if self.mode == "reverse" else ("∂%s/∂%s" % (me, self.wrt))
+        a = self.values[k]
+        return "%s = %s" % (d, fmt(a.reshape(()))) if a.size == 1 else "‖%s‖ = %s" % (d, fmt(norm(a), 3))
+
+    def _op_label(self, k):
+        t = self.g.nodes[k]
+        name = t._op.name
+        ins = self.g.inputs[k]
+        folded = [self.lay.folded[i] for i in ins]
+        sym = OP_SYMBOLS.get(name, name)
+        if name == "getitem":
+            return "[%s]" % param_text(t._params["index"]).strip("[]()")
+        if any(folded) and len(ins) == 2 and sym in "+−×÷^":
+            a, b = (fmt(self.g.nodes[i].data) if f else "·" for i, f in zip(ins, folded))
+            return "%s %s %s" % (a, sym, b)
+        extra = [v for key, v in (t._params or {}).items() if key in ("axis",) and v is not None]
+        if extra:
+            return "%s(%s)" % (sym, param_text(extra[0]))
+        return sym
+
+    # -- edges ----------------------------------------------------------------------------
+    def _edge(self, e):
+        attrs = []
+        label = []
+        if e.raw is not None and e.dst[0] == "o":
+            k, p = e.raw
+            if self.edge_labels == "local":
+                label.append(Local(self.g, k, p).label())
+            elif self.edge_labels == "shape":
+                label.append(shape_text(self.g.nodes[self.g.inputs[k][p]].data.shape))
+        if e.count > 1 and not self._same_step(e):
+            label.append("×%d" % e.count)
+        if not self.lay.rolled and self._between_steps(e):
+            attrs.append("weight=8")       # keeps the chain of steps straight
+        if e.loop:
+            attrs.append('constraint=false color="#1f5fbf" penwidth=1.6 fontcolor="#1f5fbf" '
+                         'class="loop"')
+            label.insert(0, "t-1 → t")
+        if self.paths is not None and self._edge_on_path(e):
+            attrs.append('color="#d62728" penwidth=2.2 class="path"')
+        if label:
+            attrs.append("label=%s" % esc("\n".join(label)))
+        return "%s -> %s%s" % (e.src, e.dst, " [%s]" % " ".join(attrs) if attrs else "")
+
+    def _same_step(self, e):
+        a, b = (self.g.scope(self.lay.items[i].k) for i in (e.src, e.dst))
+        return a.track is not None and (a.track, a.t) == (b.track, b.t)
+
+    def _between_steps(self, e):
+        a, b = (self.g.scope(self.lay.items[i].k) for i in (e.src, e.dst))
+        return a.track is not None and a.track == b.track and a.t != b.t
+
+    def _edge_on_path(self, e):
+        if e.raw is not None:
+            return e.raw in self.raw_on_path
+        k = self.lay.items[e.dst].k        # op -> variable edge of node k
+        return k in self.on_path and k != self.paths.src
+
+    def _legend(self):
+        head = "‖∂%s/∂·‖" % self.out if self.mode == "reverse" else "‖∂·/∂%s‖" % self.wrt
+        cells = ['<td bgcolor="%s"><font color="%s">1e%d</font></td>'
+                 % (c, "white" if i < 6 else "black", d) for i, (d, c) in enumerate(zip(DECADES, SCALE))]
+        cells += ['<td bgcolor="%s">0</td>' % ZERO, '<td bgcolor="%s">NaN</td>' % NAN,
+                  '<td bgcolor="%s"><font color="white">Inf</font></td>' % INF]
+        return ('legend [id="legend" class="legend" shape=plaintext style="" label=<<table '
+                'border="0" cellborder="1" cellspacing="0" cellpadding="3"><tr><td>%s</td>%s'
+                '</tr></table>>]' % (head.replace("&", "&amp;"), "".join(cells)))
+
+
+def _amount(a):
+    v = values_text(a, 4)
+    return v if v is not None else "‖·‖ " + fmt(norm(a))

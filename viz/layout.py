@@ -1,0 +1,265 @@
+"""What a picture draws: which nodes, in which boxes, joined by which edges.
+
+A ``Layout`` is computed from a ``Graph`` and the folding options, before any text is written:
+
+- each tensor is a variable node ``v<k>``; the op that made it a small node ``o<k>`` in front of it;
+- an unnamed scalar constant (the 1 of ``b + 1``) is written into its op's label, not drawn;
+- ``rolled``: every time step of a track is mapped onto one representative step, node by node
+  (same scope inside the step, same op, same occurrence), and the edges that arrive several
+  times are drawn once with their count; edges between steps become the recurrent loop;
+- ``collapse``: the nodes of a chosen scope become one box ``g<j>``;
+- a node outside the time steps read by several steps (a shared weight, the input projection) is
+  drawn as a small proxy ``v<k>_<c>`` inside each step that reads it, never as one hub wired to
+  every step: a hub makes ``dot`` run for minutes;
+- ``floor``: nodes numbered below it are left out (the last resort of the node budget).
+"""
+from .graph import Scope
+
+DEEP_CLUSTERS = 400     # up to this many drawn nodes every scope gets a box, not only time steps
+
+
+class Item:
+    """One drawn node. ``kind`` is var, op, group or proxy; ``k`` the tensor number (the first
+    member for a group); ``box`` the cluster path it is drawn in."""
+
+    __slots__ = ("id", "kind", "k", "box", "group")
+
+    def __init__(self, id, kind, k, box, group=None):
+        self.id, self.kind, self.k, self.box, self.group = id, kind, k, box, group
+
+
+class Edge:
+    """A drawn edge. ``raw`` is one underlying (node, input position) edge of the graph (None for
+    op -> variable edges); ``count`` how many graph edges it stands for; ``loop`` True for an
+    edge between time steps that rolling turned into the recurrent loop."""
+
+    __slots__ = ("src", "dst", "raw", "count", "loop")
+
+    def __init__(self, src, dst, raw, loop):
+        self.src, self.dst, self.raw, self.count, self.loop = src, dst, raw, 1, loop
+
+
+class Group:
+    __slots__ = ("path", "members")
+
+    def __init__(self, path):
+        self.path, self.members = path, []
+
+
+class Layout:
+    def __init__(self, graph, rolled=False, collapse=None, floor=0):
+        self.graph, self.rolled, self.collapse, self.floor = graph, rolled, collapse, floor
+        n = len(graph)
+        nodes = graph.nodes
+        self.folded = [t._op is None and not t.requires_grad and t.name is None
+                       and t.data.size <= 1 and k != n - 1 for k, t in enumerate(nodes)]
+        self.steps = self._steps()
+        self.canon = self._roll() if rolled else list(range(n))
+        self.groups, self.group_of = self._collapse(collapse)
+        self.items, self.edges = {}, {}
+        self._build()
+        self.deep = len(self.items) <= DEEP_CLUSTERS
+        if self.deep:
+            for item in self.items.values():
+                item.box = self._deep_box(item)
+
+    # -- time -----------------------------------------------------------------------------
+    def _steps(self):
+        """{track: {t: [node numbers]}} in creation order. A node outside the time steps whose
+        computed inputs all come from one step (the reshape of h_t before the outputs are
+        stacked) is counted with that step, so that rolling folds it too."""
+        steps, step_of = {}, {}
+        g = self.graph
+        nodes, inputs = g.nodes, g.inputs
+        for k in range(self.floor, len(g)):
+            s = g.scope(k)
+            if s.track is not None:
+                step_of[k] = (s.track, s.t)
+            elif nodes[k]._op is not None:
+                owners = {step_of.get(i) for i in inputs[k] if nodes[i]._op is not None or i in step_of}
+                if len(owners) != 1 or None in owners:
+                    continue
+                step_of[k] = owners.pop()
+            else:
+                continue
+            track, t = step_of[k]
+            steps.setdefault(track, {}).setdefault(t, []).append(k)
+        return steps
+
+    def representative(self, track):
+        """The step a rolled picture draws: the fullest one (the last of equals)."""
+        by_t = self.steps[track]
+        return max(by_t, key=lambda t: (len(by_t[t]), t))
+
+    def _roll(self):
+        g = self.graph
+        canon = list(range(len(g)))
+        for track, by_t in self.steps.items():
+            rep = self.representative(track)
+            keyed = dict(zip(self._keys(by_t[rep]), by_t[rep]))
+            for t, ks in by_t.items():
+                if t != rep:
+                    for key, k in zip(self._keys(ks), ks):
+                        canon[k] = keyed.get(key, k)
+        return canon
+
+    def _keys(self, ks):
+        """Position of each node within its step: (scope inside the step, op, occurrence)."""
+        seen, keys = {}, []
+        g = self.graph
+        for k in ks:
+            s = g.scope(k)
+            base = (s.inner if s.track is not None else "^" + s.path, g.nodes[k].op_name)
+            seen[base] = seen.get(base, -1) + 1
+            keys.append(base + (seen[base],))
+        return keys
+
+    # -- collapsing -----------------------------------------------------------------------
+    def _collapse(self, collapse):
+        if collapse is None:
+            return [], {}
+        if isinstance(collapse, bool) or not isinstance(collapse, (int, list, tuple)):
+            raise TypeError("viz.draw: collapse must be None, a depth (int >= 1) or a list of "
+                            "scope names, got %r" % (collapse,))
+        if isinstance(collapse, int) and collapse < 1:
+            raise ValueError("viz.draw: collapse depth must be >= 1 (1 draws each top-level "
+                             "scope as one node), got %d" % collapse)
+        g = self.graph
+        by_scope, groups, group_of, index = {}, [], {}, {}
+        for k in range(self.floor, len(g)):
+            if self.canon[k] != k:
+                continue
+            path = g.nodes[k]._scope
+            if path not in by_scope:
+                by_scope[path] = _group_path(g.scope(k), collapse)
+            gp = by_scope[path]
+            if gp is None:
+                continue
+            j = index.get(gp)
+            if j is None:
+                j = index[gp] = len(groups)
+                groups.append(Group(gp))
+            groups[j].members.append(k)
+            group_of[k] = j
+        return groups, group_of
+
+    # -- items and edges ------------------------------------------------------------------
+    def var_item(self, k):
+        """The item id standing for tensor k's value (None if not drawn)."""
+        k = self.canon[k]
+        if k < self.floor:
+            return None
+        j = self.group_of.get(k)
+        if j is not None:
+            return "g%d" % j
+        return None if self.folded[k] else "v%d" % k
+
+    def op_item(self, k):
+        j = self.group_of.get(k)
+        return "g%d" % j if j is not None else "o%d" % k
+
+    def _build(self):
+        g = self.graph
+        nodes, inputs, canon, floor = g.nodes, g.inputs, self.canon, self.floor
+        scope = g.scope
+        items, edges = self.items, self.edges
+        for k in range(floor, len(g)):
+            if canon[k] != k:
+                continue
+            j = self.group_of.get(k)
+            if j is not None:
+                if "g%d" % j not in items:
+                    grp = self.groups[j]
+                    items["g%d" % j] = Item("g%d" % j, "group", k, self._group_box(grp.path), j)
+                continue
+            box = self._box(scope(k))
+            if nodes[k]._op is not None:
+                items["o%d" % k] = Item("o%d" % k, "op", k, box)
+            if not self.folded[k]:
+                items["v%d" % k] = Item("v%d" % k, "var", k, box)
+        for k in range(floor, len(g)):
+            if nodes[k]._op is None:
+                continue
+            ck = canon[k]
+            dst = self.op_item(ck)
+            grouped = dst[0] == "g"
+            for p, i in enumerate(inputs[k]):
+                src = self.var_item(i)
+                if src is None or src == dst:
+                    continue
+                key = (src, dst, -1 if grouped or self.rolled else p)
+                e = edges.get(key)
+                if e is not None:
+                    e.count += 1
+                    continue
+                si, sk = scope(i), scope(k)
+                loop = self.rolled and si.track is not None and si.track == sk.track and si.t != sk.t
+                edges[key] = Edge(src, dst, (ck, p), loop)
+            if ck == k and not grouped:
+                edges[("o%d" % k, "v%d" % k, -1)] = Edge("o%d" % k, "v%d" % k, None, False)
+        self._proxies()
+
+    def _proxies(self):
+        """Replace the edges from a node outside the time steps into several steps by edges
+        from a proxy of it inside each step."""
+        items, edges = self.items, self.edges
+        fan = {}
+        for key, e in edges.items():
+            if e.src[0] == "v" and not items[e.src].box:
+                step = items[e.dst].box
+                if step:
+                    fan.setdefault(e.src, {}).setdefault(step, []).append(key)
+        nodes = self.graph.nodes
+        for src, by_step in fan.items():
+            if len(by_step) < 2:
+                continue
+            k = items[src].k
+            for c, (step, keys) in enumerate(by_step.items()):
+                pid = "%s_%d" % (src, c)
+                items[pid] = Item(pid, "proxy", k, step)
+                for key in keys:
+                    e = edges.pop(key)
+                    e.src = pid
+                    edges[(pid,) + key[1:]] = e
+            if nodes[k]._op is None and not any(e.src == src for e in edges.values()) \
+                    and k != len(nodes) - 1:
+                del items[src]
+
+    # -- boxes (clusters) -----------------------------------------------------------------
+    def _box(self, s):
+        """The cluster path of a node in scope s: its time step (the rest is added for small
+        pictures, see ``_deep_box``)."""
+        return s.parts[:s.time_at + 1] if s.time_at is not None else ()
+
+    def _group_box(self, path):
+        return self._box(Scope("/".join(path[:-1])))
+
+    def _deep_box(self, item):
+        if item.kind == "group":
+            return self.groups[item.group].path[:-1]
+        if item.kind == "proxy":
+            return item.box
+        return self.graph.scope(item.k).parts
+
+    @property
+    def size(self):
+        return len(self.items)
+
+    def has_time(self):
+        return bool(self.steps)
+
+    def max_depth(self):
+        g = self.graph
+        return max((len(g.scope(k).parts) for k in range(self.floor, len(g))), default=0)
+
+
+def _group_path(s, collapse):
+    """The scope prefix (a tuple of components) that a node in scope s collapses into."""
+    if isinstance(collapse, int):
+        return s.parts[:collapse] if len(s.parts) >= collapse else None
+    names = [str(c) for c in collapse]
+    for i, part in enumerate(s.parts):
+        for name in names:
+            if name == part or name == s.base(i) or name == "/".join(s.parts[:i + 1]):
+                return s.parts[:i + 1]
+    return None
