@@ -237,7 +237,7 @@ class Writer:
                 continue
             if box:
                 out.append("subgraph cluster_%d {" % n)
-                out.append(self._box_attrs(box))
+                out.append(self._box_attrs(box, n))
                 n += 1
                 stack.append((True, box))
             for item in by_box.get(box, ()):
@@ -245,7 +245,7 @@ class Writer:
             for child in reversed(children[box]):
                 stack.append((False, child))
 
-    def _box_attrs(self, box):
+    def _box_attrs(self, box, n):
         from .graph import Scope
         s = Scope("/".join(box))
         if s.time_at == len(box) - 1:
@@ -255,9 +255,11 @@ class Writer:
             if self.lay.rolled and self.lay.representative(s.track) == s.t:
                 label += "  (one of %d steps, rolled)" % len(self.lay.steps[s.track])
             return ('id=%s class="step t%d" label=%s style="rounded,filled" fillcolor="#f4f6fa" '
-                    'color="#9aa8c0" fontsize=10 labeljust=l' % (esc("step_%s_%d" % (s.track, s.t)), s.t,
-                                                                esc(label)))
-        return 'class="scope" label=%s style=rounded color="#c8c8c8" fontsize=9 labeljust=l' % esc(box[-1])
+                    'color="#9aa8c0" fontsize=10 labeljust=l'
+                    % (esc("step_%s_%d" % ("_".join(s.track.split()), s.t)), s.t, esc(label)))
+        # every attribute set here: a subgraph inherits the attributes of the one around it
+        return ('id="box_%d" class="scope" label=%s style=rounded fillcolor=none color="#c8c8c8" '
+                'fontsize=9 labeljust=l' % (n, esc(box[-1])))
 
     # -- nodes ----------------------------------------------------------------------------
     def _node(self, item):
@@ -379,7 +381,7 @@ class Writer:
                 label.append(Local(self.g, k, p).label())
             elif self.edge_labels == "shape":
                 label.append(shape_text(self.g.nodes[self.g.inputs[k][p]].data.shape))
-        if e.count > 1 and not self._same_step(e):
+        if e.count > 1 and (e.loop or not self._same_step(e)):
             label.append("×%d" % e.count)
         if not self.lay.rolled and self._between_steps(e):
             attrs.append("weight=8")       # keeps the chain of steps straight

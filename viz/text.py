@@ -33,7 +33,7 @@ def line(graph, k):
     else:
         what = " ".join([t._op.name] + ["%%%d" % i for i in graph.inputs[k]])
         if t._params:
-            what += " " + params_text(t._params)
+            what = " ".join(x for x in (what, params_text(t._params)) if x)
     text = "%%%d = %s : %s" % (k, what, type_text(t.data))
     if t._scope:
         text += "  " + t._scope
@@ -47,7 +47,8 @@ def quoted(name):
 
 
 def params_text(params):
-    return " ".join("%s=%s" % (key, param_text(v)) for key, v in params.items())
+    return " ".join("%s=%s" % (key, param_text(v)) for key, v in params.items()
+                    if v is not None and v is not False)
 
 
 def param_text(v):
