@@ -12,9 +12,9 @@ def params(rng, shapes, dtype):
                             name=name) for name, shape in shapes.items()}
 
 
-def elman(T, I=2, H=3, seed=0, dtype=np.float64, track="rnn", scale=1.0):
-    """Elman network h_t = tanh(W_ih x_t + W_hh h_t-1 + b), loss = sum of all h_t.
-    Returns (loss, params, x)."""
+def elman(T, I=2, H=3, seed=0, dtype=np.float64, track="rnn", scale=1.0, last_only=False):
+    """Elman network h_t = tanh(W_ih x_t + W_hh h_t-1 + b), loss = sum of all h_t (or of h_T);
+    ``scale`` multiplies W_hh. Returns (loss, params, x)."""
     rng = np.random.default_rng(seed)
     p = params(rng, {"weight_ih": (H, I), "weight_hh": (H, H), "bias": (H,)}, dtype)
     p["weight_hh"].data *= scale
@@ -25,14 +25,16 @@ def elman(T, I=2, H=3, seed=0, dtype=np.float64, track="rnn", scale=1.0):
         with ag.scope(track, t=t), ag.scope("hidden"):
             h = ag.tanh(x[t] @ p["weight_ih"].T + h @ p["weight_hh"].T + p["bias"])
         hs.append(h)
-    return ag.stack(hs).sum(), p, x
+    return (hs[-1].sum() if last_only else ag.stack(hs).sum()), p, x
 
 
-def lstm(T, I=2, H=3, seed=0, dtype=np.float64, track="lstm", batch=1, last_only=False):
+def lstm(T, I=2, H=3, seed=0, dtype=np.float64, track="lstm", batch=1, last_only=False,
+         forget_bias=0.0):
     """LSTM with the chapter's gates, one scope per gate; loss = sum of all h_t (or of h_T).
     Returns (loss, params, x)."""
     rng = np.random.default_rng(seed)
     p = params(rng, {"weight_ih": (4 * H, I), "weight_hh": (4 * H, H), "bias": (4 * H,)}, dtype)
+    p["bias"].data[H:2 * H] += forget_bias
     x = ag.tensor(rng.standard_normal((T, batch, I)).astype(dtype), name="x")
     h = ag.zeros(batch, H, dtype=dtype, name="h0")
     c = ag.zeros(batch, H, dtype=dtype, name="c0")

@@ -1,0 +1,78 @@
+"""viz.grad_norms and viz.plot_grad_norms: the chapter's vanishing-gradient argument."""
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+import viz
+from autograph.backward import run, seed
+from test_viz_models import elman, lstm
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def numpy_bptt_norms(p, x, T):
+    """‖dL/dh_t‖ for L = sum(h_T) of the Elman network, by the chapter's BPTT recursion in numpy."""
+    W, U, b = (p[k].data for k in ("weight_ih", "weight_hh", "bias"))
+    hs, h = [], np.zeros((1, U.shape[0]))
+    for t in range(T):
+        h = np.tanh(x.data[t] @ W.T + h @ U.T + b)
+        hs.append(h)
+    g, norms = np.ones_like(h), []
+    for t in reversed(range(T)):
+        norms.append(np.linalg.norm(g))
+        g = (g * (1 - hs[t] ** 2)) @ U            # dL/dh_t-1 = dL/dh_t · diag(1 - h_t²) · U
+    return np.array(norms[::-1])
+
+
+def test_grad_norms_of_an_elman_network_match_bptt():
+    T = 12
+    loss, p, x = elman(T, H=4, last_only=True)
+    norms = viz.grad_norms(loss)
+    assert norms.shape == (T,)
+    np.testing.assert_allclose(norms, numpy_bptt_norms(p, x, T), rtol=1e-10)
+
+
+def test_tanh_rnn_vanishes_and_lstm_does_not():
+    T = 40
+    rnn = viz.grad_norms(elman(T, H=8, last_only=True)[0])
+    cell = viz.grad_norms(lstm(T, H=8, last_only=True, forget_bias=3.0)[0])
+    assert rnn[0] / rnn[-1] < 1e-3
+    assert cell[0] / cell[-1] > 1e-2
+    # exponential fall-off: log-norm against distance from the loss is close to a line
+    slope = np.polyfit(np.arange(T), np.log10(rnn), 1)[0]
+    assert slope > 0.05
+
+
+def test_grad_norms_from_the_events_of_a_stepped_backward():
+    loss, _, _ = lstm(5, last_only=True)
+    events = list(run(loss, seed(loss, None, False), retain_graph=True, create_graph=False,
+                      inputs=(), found={}, trace=True))
+    np.testing.assert_allclose(viz.grad_norms(events), viz.grad_norms(loss), rtol=1e-12)
+
+
+def test_one_series_per_track():
+    a, _, _ = elman(4, track="rnn")
+    b, _, _ = elman(4, track="rnn_reverse", seed=1)
+    got = viz.grad_norms(a + b)
+    assert list(got) == ["rnn", "rnn_reverse"] and all(v.shape == (4,) for v in got.values())
+    with pytest.raises(ValueError, match="by='t'"):
+        viz.grad_norms(a, by="scope")
+    with pytest.raises(ValueError, match="time step"):
+        viz.grad_norms((elman(2)[1]["bias"] * 2).sum())
+
+
+def test_plot_is_an_svg_with_a_log_axis_and_one_line_per_series(tmp_path):
+    rnn = viz.grad_norms(elman(20, H=8, last_only=True)[0])
+    cell = viz.grad_norms(lstm(20, H=8, last_only=True, forget_bias=3.0)[0])
+    rnn[3] = 0.0                                           # not drawable on a log axis: a gap
+    path = tmp_path / "norms.svg"
+    viz.plot_grad_norms({"tanh <RNN>": rnn, "LSTM": cell}, str(path))
+    root = ET.parse(str(path)).getroot()
+    lines = list(root.iter(SVG + "polyline"))
+    assert len(lines) == 3                                 # the RNN's curve is cut at t = 3
+    texts = [t.text for t in root.iter(SVG + "text")]
+    decades = [t for t in texts if t.startswith("1e")]
+    lo, hi = int(decades[0][2:]), int(decades[-1][2:])
+    assert lo <= np.floor(np.log10(rnn[rnn > 0].min())) and hi >= np.log10(cell.max())
+    assert "tanh <RNN> (1 zero/NaN not drawn)" in texts and "LSTM" in texts
