@@ -111,7 +111,11 @@ def _logsumexp(x, axis=None, keepdims=False):
 
 
 def _log_softmax(x, axis=-1):
-    return x - _logsumexp(x, axis=axis, keepdims=True)
+    # shift first: x - logsumexp(x) would round logsumexp to the spacing of |x| (0.001 at 1e4
+    # in float32), while x - max is exact and the log of the sum is small
+    m = np.max(x, axis=axis, keepdims=True)
+    shifted = x - np.where(np.isfinite(m), m, 0)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def _scatter_add(g, index, shape):
@@ -203,9 +207,9 @@ amax = primitive("max", _max, smooth=False,
                       (d * _argmax_weights(x, y, axis, keepdims)).sum(axis=axis, keepdims=keepdims),))
 logsumexp = primitive("logsumexp", _logsumexp,
                       vjp=(lambda g, y, x, axis=None, keepdims=False:
-                           keep(g, x, axis, keepdims) * xp.exp(x - keep(y, x, axis, keepdims)),),
+                           keep(g, x, axis, keepdims) * xp.softmax(x, axis),),
                       jvp=(lambda d, y, x, axis=None, keepdims=False:
-                           (d * xp.exp(x - keep(y, x, axis, keepdims))).sum(axis=axis, keepdims=keepdims),))
+                           (d * xp.softmax(x, axis)).sum(axis=axis, keepdims=keepdims),))
 log_softmax = primitive("log_softmax", _log_softmax,
                         vjp=(lambda g, y, x, axis=-1: g - xp.exp(y) * g.sum(axis=axis, keepdims=True),),
                         jvp=(lambda d, y, x, axis=-1: d - (xp.exp(y) * d).sum(axis=axis, keepdims=True),))
@@ -299,6 +303,11 @@ class xp:
     @staticmethod
     def sigmoid(x):
         return sigmoid(x) if type(x) is Tensor else _sigmoid(x)
+
+    @staticmethod
+    def softmax(x, axis):
+        """exp(log_softmax): exact even where x - logsumexp(x) would round."""
+        return exp(log_softmax(x, axis=axis)) if type(x) is Tensor else np.exp(_log_softmax(x, axis))
 
     @staticmethod
     def sign(x):

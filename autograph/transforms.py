@@ -139,7 +139,8 @@ def jacobian(f, argnums=0, mode="rev"):
                     (g,) = _filled(grads_of(out, [x], gradient=e.reshape(out.shape),
                                             retain_graph=True, create_graph=nested), [x])
                     rows.append(g)
-                jac = reshape(stack(rows), out.shape + x.shape)
+                jac = reshape(stack(rows), out.shape + x.shape) if rows else \
+                    zeros(out.shape + x.shape, dtype=out.dtype)
             else:
                 cols = []
                 for k in range(x.size):
