@@ -71,7 +71,7 @@ def gradcheck(f, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, modes=("rev", "fwd")
     for i in nums:
         want = numerical_jacobian(f, inputs, i, eps)
         for mode in modes:
-            got = jacobian(f, argnums=i, mode=mode)(*inputs)
+            got = jacobian(f, argnums=i, mode=mode)(*[Tensor(a) for a in inputs])
             _compare("d out / d input %d (%s mode)" % (i, mode), got, want, atol, rtol, f, inputs)
         if "rev" in modes and "fwd" in modes:
             u, v = rng.standard_normal(out.shape), rng.standard_normal(inputs[i].shape)
