@@ -1,8 +1,9 @@
 """Functional transforms in JAX's style: grad, value_and_grad, vjp, jvp, jacobian, hessian.
 
-Each transform traces ``f`` on fresh differentiable aliases of the chosen arguments. When an
-argument already requires grad (an outer transform is tracing), the result keeps its graph, so
-transforms nest: ``grad(grad(grad(f)))`` works, and ``hessian`` is forward-over-reverse.
+Each transform traces ``f`` on fresh differentiable aliases of the chosen arguments. When the
+output also depends on a tensor that required grad before the trace began (an outer transform is
+tracing, through an argument or a closure), the results keep their graph, so transforms nest:
+``grad(grad(grad(f)))`` works, and ``hessian`` is forward-over-reverse.
 """
 import numpy as np
 
@@ -38,7 +39,6 @@ def _nums(argnums, nargs, what):
 def _trace(f, args, argnums, what):
     """Run f on aliases; return (output, aliases, whether an outer trace is active)."""
     nums = _nums(argnums, len(args), what)
-    nested = any(isinstance(args[n], Tensor) and args[n].requires_grad for n in nums)
     args = list(args)
     with modes.enable_grad():
         xs = [_alias(args[n], what) for n in nums]
@@ -48,7 +48,23 @@ def _trace(f, args, argnums, what):
     if not isinstance(out, Tensor):
         raise AutogradError("%s: the function must return a Tensor, got %s"
                             % (what, type(out).__name__))
-    return out, xs, nested
+    return out, xs, out.requires_grad and _reaches_outside(out, min(x._id for x in xs))
+
+
+def _reaches_outside(out, floor):
+    """True when ``out`` depends on a tensor that requires grad and existed before the trace
+    began (an outer transform's variable, or a closure over one): the results must then keep
+    their graph so that the outer transform can differentiate them."""
+    stack, seen = [out], set()
+    while stack:
+        t = stack.pop()
+        if t._id < floor:
+            return True
+        if t._id in seen or t._inputs is None:
+            continue
+        seen.add(t._id)
+        stack.extend(x for x in t._inputs if x.requires_grad)
+    return False
 
 
 def _result(t, nested):
