@@ -29,8 +29,10 @@ def check_forward(t, op, inputs, params):
     if not _finite(t.data) and all(_finite(x.data) for x in inputs):
         raise AnomalyError(
             "%s produced %s in the forward pass%s from finite inputs of shapes %s -> output %s; "
-            "created at %s" % (op.name, _what(t.data), _scope(t),
-                               ", ".join(str(x.shape) for x in inputs), t.shape, t._origin))
+            "created at %s. Its inputs were finite, so this op is where it started: check the "
+            "values they take there (log or sqrt of a negative number, 0/0, exp overflowing)"
+            % (op.name, _what(t.data), _scope(t), ", ".join(str(x.shape) for x in inputs),
+               t.shape, t._origin))
 
 
 def check_backward(node, i, g, gi):
@@ -41,9 +43,12 @@ def check_backward(node, i, g, gi):
     if not _finite(value) and _finite(upstream):
         x = node._inputs[i]
         raise AnomalyError(
-            "the backward of %s produced %s in the gradient of its input %d (shape %s)%s from a "
-            "finite upstream gradient of shape %s; the op was created at %s"
-            % (node._op.name, _what(value), i, x.shape, _scope(node), node.shape, _origin(node)))
+            "the backward of %s produced %s in the gradient of its input %d (%s, shape %s)%s "
+            "from a finite upstream gradient of shape %s; the op was created at %s. Its "
+            "derivative is infinite or undefined at the input's value (sqrt or log near 0, "
+            "a division by a tiny number): keep the input away from it, e.g. sqrt(x + eps)"
+            % (node._op.name, _what(value), i, x.op_name or (x.name or "a leaf"), x.shape,
+               _scope(node), node.shape, _origin(node)))
 
 
 def _scope(t):
