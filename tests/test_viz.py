@@ -208,12 +208,25 @@ def test_collapse_scopes():
         viz.picture(loss, collapse=0)
 
 
-def test_node_budget_folds_time_and_says_so():
+def test_node_budget_folds_old_steps_and_says_so():
     loss, _, _ = lstm(40, H=2)
-    pic = viz.picture(loss, max_nodes=300)
-    assert len(pic.layout.items) <= 300
-    assert "time steps folded" in pic.dot and "max_nodes=300" in pic.dot
     assert len(viz.picture(loss, max_nodes=None).layout.items) > 300
+    pic = viz.picture(loss, max_nodes=300)
+    lay = pic.layout
+    assert len(lay.items) <= 300 and lay.keep_steps >= 2
+    kept = steps_per_track(pic.dot)["lstm"]
+    assert kept == list(range(40 - lay.keep_steps, 40))               # the newest steps
+    assert "oldest time steps are folded" in pic.dot and "max_nodes=300" in pic.dot
+    assert "lstm t=0…%d" % (39 - lay.keep_steps) in pic.dot
+    groups = [i for i in lay.items.values() if i.kind == "group"]
+    assert len(groups) == 1 and len(lay.groups[0].members) > 100
+
+
+def test_node_budget_rolls_when_not_even_two_steps_fit():
+    loss, _, _ = lstm(40, H=2)
+    pic = viz.picture(loss, max_nodes=80)
+    assert pic.layout.rolled and len(pic.layout.items) <= 80
+    assert "rolled=True" in pic.dot and steps_per_track(pic.dot) == {"lstm": [39]}
 
 
 def test_budget_leaves_out_old_nodes_of_a_graph_without_scopes():

@@ -11,7 +11,7 @@ import numpy as np
 
 from .calculus import (Local, Paths, forward_tangents, fmt, norm, reverse_grads, shape_text,
                        type_text, values_text)
-from .graph import Graph
+from .graph import Graph, Scope
 from .layout import Layout
 from .text import line, param_text
 
@@ -93,37 +93,56 @@ def _check(show, rankdir, color_by, edge_labels, mode, wrt, highlight):
 
 
 def fit(graph, rolled, collapse, max_nodes):
-    """The layout to draw and notes saying what the node budget folded: first the time steps
-    (rolled), then scopes from the deepest up, and as a last resort the oldest nodes are left
-    out. ``max_nodes=None`` draws everything."""
+    """The layout to draw and notes saying what the node budget folded: first the oldest time
+    steps (one node per track; rolled if fewer than two steps fit), then scopes from the deepest
+    up, and as a last resort the oldest nodes are left out. ``max_nodes=None`` draws everything."""
     layout = Layout(graph, rolled, collapse)
     notes = []
     if max_nodes is None or layout.size <= max_nodes:
         return layout, notes
-    full = layout.size
-    why = "the graph has %d nodes to draw, more than max_nodes=%d" % (full, max_nodes)
+    why = "the graph has %d nodes to draw, more than max_nodes=%d" % (layout.size, max_nodes)
     if not rolled and layout.has_time():
-        layout = Layout(graph, True, collapse)
-        notes.append("%s: time steps folded (rolled=True): each track's %s drawn once"
-                     % (why, " and ".join("%d steps" % len(s) for s in layout.steps.values())))
+        layout = fold_steps(graph, layout, collapse, max_nodes)
+        if layout.keep_steps is not None:
+            notes.append("%s: the oldest time steps are folded into one node per track (%s); "
+                         "the newest %d steps are drawn (rolled=True draws one step)" % (
+                             why, ", ".join("%s t=%d…%d" % (track, old[0], old[-1])
+                                            for track, old in layout.folded_steps.items()),
+                             layout.keep_steps))
+        else:
+            notes.append("%s: time steps folded (rolled=True): each track's %s drawn once"
+                         % (why, " and ".join("%d steps" % len(s) for s in layout.steps.values())))
     if layout.size > max_nodes and not isinstance(collapse, (list, tuple)):
         depth = min(collapse or layout.max_depth(), layout.max_depth())
         while layout.size > max_nodes and depth >= 1:
-            layout = Layout(graph, layout.rolled, depth)
+            layout = Layout(graph, layout.rolled, depth, keep_steps=layout.keep_steps)
             notes.append("scopes deeper than %d collapsed into single nodes (%d nodes left)"
                          % (depth, layout.size))
             depth -= 1
     floor = 0
     while layout.size > max_nodes:
         floor = len(graph) - max(1, (len(graph) - floor) * max_nodes // (2 * layout.size))
-        layout = Layout(graph, layout.rolled, layout.collapse, floor)
+        layout = Layout(graph, layout.rolled, layout.collapse, floor, layout.keep_steps)
     if floor:
         notes.append("only the %d nodes nearest the output are drawn (%%%d and after); %d older "
                      "nodes left out" % (len(graph) - floor, floor, floor))
-    if not notes[0].startswith(why[:20]):
+    if not notes or not notes[0].startswith(why):
         notes.insert(0, why)
     notes.append("pass max_nodes=None to draw everything (slow to lay out), or write .dot text")
     return layout, notes
+
+
+def fold_steps(graph, layout, collapse, max_nodes):
+    """The unrolled layout with as many of the newest steps as fit in the budget (the older
+    ones folded into one node per track); the rolled layout if fewer than 2 steps fit."""
+    steps = max(len(s) for s in layout.steps.values())
+    keep = int(steps * max_nodes / layout.size)
+    while keep >= 2:
+        folded = Layout(graph, False, collapse, keep_steps=keep)
+        if folded.size <= max_nodes:
+            return folded
+        keep = min(keep - 1, int(keep * max_nodes / folded.size))
+    return Layout(graph, True, collapse)
 
 
 def path_notes(graph, paths):
@@ -204,6 +223,7 @@ class Writer:
         self._boxes(out)
         for e in self.lay.edges.values():
             out.append(self._edge(e))
+        out.extend(self._step_order())
         if self.color_by == "grad":
             out.append(self._legend())
         out.append("}")
@@ -246,7 +266,6 @@ class Writer:
                 stack.append((False, child))
 
     def _box_attrs(self, box, n):
-        from .graph import Scope
         s = Scope("/".join(box))
         if s.time_at == len(box) - 1:
             label = "t=%d" % s.t
@@ -275,10 +294,16 @@ class Writer:
             attrs.update(shape="ellipse", fillcolor="#dfe8f5", color="#8aa0c0", fontsize="9",
                          height="0.2", width="0.3", margin="0.02,0.01")
             tooltip = line(self.g, k)
+        elif item.kind == "sink":
+            label = "→ %s %%%d" % (self._op_label(k) if t._op is not None else _name(self.g, k), k)
+            attrs.update(shape="ellipse", style="filled,dashed", fillcolor="#dfe8f5",
+                         color="#8aa0c0", fontsize="8", height="0.2", margin="0.02,0.01")
+            tooltip = "feeds " + line(self.g, k)
         elif item.kind == "group":
             members = self.lay.groups[item.group].members
-            path = "/".join(self.lay.groups[item.group].path)
-            label = "%s\n%d nodes" % (path, len(members))
+            parts = self.lay.groups[item.group].path
+            path = "/".join(parts)
+            label = "%s\n%d nodes" % ("/".join(parts[len(item.box):]) or path, len(members))
             attrs.update(shape="box3d", fillcolor="#e6eedf")
             tooltip = "%s: %d nodes (collapsed)" % (path, len(members))
             self._grad_fill(attrs, classes, self._group_norm(members))
@@ -394,6 +419,28 @@ class Writer:
         if label:
             attrs.append("label=%s" % esc("\n".join(label)))
         return "%s -> %s%s" % (e.src, e.dst, " [%s]" % " ".join(attrs) if attrs else "")
+
+    def _step_order(self):
+        """Invisible edges from the newest node of each step to the nodes of the next step that
+        have no inputs (proxies of weights, slices of the data): without them those nodes float
+        back beside the previous step and the steps are drawn as a staircase, not a row."""
+        fed = {e.dst for e in self.lay.edges.values()}
+        steps, parsed = {}, {}
+        for item in self.lay.items.values():
+            s = parsed.get(item.box)
+            if s is None:
+                s = parsed[item.box] = Scope("/".join(item.box))
+            if s.track is not None:
+                steps.setdefault(s.track, {}).setdefault(s.t, []).append(item)
+        out = []
+        for by_t in steps.values():
+            order = sorted(by_t.values(), key=lambda items: min(i.k for i in items))
+            for before, after in zip(order, order[1:]):
+                last = max((i for i in before if i.kind == "var"), key=lambda i: i.k, default=None)
+                if last is not None:
+                    out.extend("%s -> %s [style=invis]" % (last.id, i.id) for i in after
+                               if i.id not in fed)
+        return out
 
     def _same_step(self, e):
         a, b = (self.g.scope(self.lay.items[i].k) for i in (e.src, e.dst))

@@ -9,8 +9,9 @@ A ``Layout`` is computed from a ``Graph`` and the folding options, before any te
   times are drawn once with their count; edges between steps become the recurrent loop;
 - ``collapse``: the nodes of a chosen scope become one box ``g<j>``;
 - a node outside the time steps read by several steps (a shared weight, the input projection) is
-  drawn as a small proxy ``v<k>_<c>`` inside each step that reads it, never as one hub wired to
-  every step: a hub makes ``dot`` run for minutes;
+  drawn as a small proxy ``v<k>_p<c>`` inside each step that reads it, and one fed by several
+  steps (the stack of the outputs) gets a stand-in ``o<k>_s<c>`` in each step but the newest:
+  never one hub wired to every step, which makes ``dot`` run for minutes;
 - ``floor``: nodes numbered below it are left out (the last resort of the node budget).
 """
 from .graph import Scope
@@ -19,8 +20,9 @@ DEEP_CLUSTERS = 400     # up to this many drawn nodes every scope gets a box, no
 
 
 class Item:
-    """One drawn node. ``kind`` is var, op, group or proxy; ``k`` the tensor number (the first
-    member for a group); ``box`` the cluster path it is drawn in."""
+    """One drawn node. ``kind`` is var, op, group, proxy (a stand-in for a node read in several
+    steps) or sink (a stand-in for a node fed by several steps); ``k`` the tensor number (the
+    first member for a group); ``box`` the cluster path it is drawn in."""
 
     __slots__ = ("id", "kind", "k", "box", "group")
 
@@ -47,8 +49,9 @@ class Group:
 
 
 class Layout:
-    def __init__(self, graph, rolled=False, collapse=None, floor=0):
+    def __init__(self, graph, rolled=False, collapse=None, floor=0, keep_steps=None):
         self.graph, self.rolled, self.collapse, self.floor = graph, rolled, collapse, floor
+        self.keep_steps, self.folded_steps = keep_steps, {}
         n = len(graph)
         nodes = graph.nodes
         self.folded = [t._op is None and not t.requires_grad and t.name is None
@@ -56,6 +59,8 @@ class Layout:
         self.steps = self._steps()
         self.canon = self._roll() if rolled else list(range(n))
         self.groups, self.group_of = self._collapse(collapse)
+        if keep_steps is not None:
+            self._fold_old_steps(keep_steps)
         self.items, self.edges = {}, {}
         self._build()
         self.deep = len(self.items) <= DEEP_CLUSTERS
@@ -67,8 +72,10 @@ class Layout:
     def _steps(self):
         """{track: {t: [node numbers]}} in creation order. A node outside the time steps whose
         computed inputs all come from one step (the reshape of h_t before the outputs are
-        stacked) is counted with that step, so that rolling folds it too."""
+        stacked) is counted with that step and drawn in its box, so that rolling folds it too
+        and the stack is fed from inside the steps; ``attached`` maps it to its step's box."""
         steps, step_of = {}, {}
+        self.attached = {}
         g = self.graph
         nodes, inputs = g.nodes, g.inputs
         for k in range(self.floor, len(g)):
@@ -80,6 +87,8 @@ class Layout:
                 if len(owners) != 1 or None in owners:
                     continue
                 step_of[k] = owners.pop()
+                first = steps[step_of[k][0]][step_of[k][1]][0]
+                self.attached[k] = self._box(g.scope(first))
             else:
                 continue
             track, t = step_of[k]
@@ -143,6 +152,27 @@ class Layout:
             group_of[k] = j
         return groups, group_of
 
+    def _fold_old_steps(self, keep):
+        """All but the ``keep`` newest steps of each track become one node per track."""
+        for track, by_t in self.steps.items():
+            order = sorted(by_t, key=lambda t: by_t[t][-1])        # by creation
+            old = sorted(order[:-keep] if keep else order)
+            if not old:
+                continue
+            self.folded_steps[track] = old
+            parts = track.split("/")
+            name = "%s[t=%d…%d]" % (parts[-1], old[0], old[-1]) if old[-1] - old[0] + 1 == len(old) \
+                else "%s[%d steps]" % (parts[-1], len(old))
+            grp = Group(tuple(parts[:-1]) + (name,))
+            j = len(self.groups)
+            self.groups.append(grp)
+            for t in old:
+                for k in by_t[t]:
+                    if self.canon[k] == k and k not in self.group_of:
+                        grp.members.append(k)
+                        self.group_of[k] = j
+            grp.members.sort()
+
     # -- items and edges ------------------------------------------------------------------
     def var_item(self, k):
         """The item id standing for tensor k's value (None if not drawn)."""
@@ -172,7 +202,7 @@ class Layout:
                     grp = self.groups[j]
                     items["g%d" % j] = Item("g%d" % j, "group", k, self._group_box(grp.path), j)
                 continue
-            box = self._box(scope(k))
+            box = self.attached.get(k) or self._box(scope(k))
             if nodes[k]._op is not None:
                 items["o%d" % k] = Item("o%d" % k, "op", k, box)
             if not self.folded[k]:
@@ -200,30 +230,47 @@ class Layout:
         self._proxies()
 
     def _proxies(self):
-        """Replace the edges from a node outside the time steps into several steps by edges
-        from a proxy of it inside each step."""
+        """No node outside the time steps is wired to several steps (a hub makes ``dot`` run
+        for minutes). A node read by several steps (a shared weight, the input projection) gets
+        a proxy inside each step that reads it; a node fed by several steps (the stack of every
+        h_t) gets a proxy in each of those steps but the newest, which keeps its edge."""
         items, edges = self.items, self.edges
-        fan = {}
+        reads, feeds = {}, {}
         for key, e in edges.items():
-            if e.src[0] == "v" and not items[e.src].box:
-                step = items[e.dst].box
-                if step:
-                    fan.setdefault(e.src, {}).setdefault(step, []).append(key)
+            src_box, dst_box = items[e.src].box, items[e.dst].box
+            if e.src[0] == "v" and not src_box and dst_box:
+                reads.setdefault(e.src, {}).setdefault(dst_box, []).append(key)
+            elif dst_box == () and src_box:
+                feeds.setdefault(e.dst, {}).setdefault(src_box, []).append(key)
         nodes = self.graph.nodes
-        for src, by_step in fan.items():
-            if len(by_step) < 2:
-                continue
-            k = items[src].k
-            for c, (step, keys) in enumerate(by_step.items()):
-                pid = "%s_%d" % (src, c)
-                items[pid] = Item(pid, "proxy", k, step)
-                for key in keys:
-                    e = edges.pop(key)
+        for src, by_step in reads.items():
+            if len(by_step) > 1:
+                self._reroute(src, by_step, "proxy", 0)
+                k = items[src].k
+                if nodes[k]._op is None and k != len(nodes) - 1 and \
+                        not any(e.src == src for e in edges.values()):
+                    del items[src]
+        for dst, by_step in feeds.items():
+            if len(by_step) > 1:
+                newest = max(by_step, key=lambda box: max(items[key[0]].k for key in by_step[box]))
+                del by_step[newest]
+                self._reroute(dst, by_step, "sink", 1)
+
+    def _reroute(self, end, by_step, kind, side):
+        """Give ``end`` (an edge's source if side is 0, its target if 1) a stand-in in each step
+        box, and move that step's edges onto it."""
+        items, edges = self.items, self.edges
+        k = items[end].k
+        for c, (box, keys) in enumerate(by_step.items()):
+            pid = "%s_%s%d" % (end, "p" if side == 0 else "s", c)
+            items[pid] = Item(pid, kind, k, box)
+            for key in keys:
+                e = edges.pop(key)
+                if side == 0:
                     e.src = pid
-                    edges[(pid,) + key[1:]] = e
-            if nodes[k]._op is None and not any(e.src == src for e in edges.values()) \
-                    and k != len(nodes) - 1:
-                del items[src]
+                else:
+                    e.dst = pid
+                edges[(e.src, e.dst) + key[2:]] = e
 
     # -- boxes (clusters) -----------------------------------------------------------------
     def _box(self, s):
@@ -237,9 +284,9 @@ class Layout:
     def _deep_box(self, item):
         if item.kind == "group":
             return self.groups[item.group].path[:-1]
-        if item.kind == "proxy":
+        if item.kind in ("proxy", "sink"):
             return item.box
-        return self.graph.scope(item.k).parts
+        return self.attached.get(item.k) or self.graph.scope(item.k).parts
 
     @property
     def size(self):
