@@ -77,6 +77,11 @@ def main():
     plain = best(lambda: viz.picture(loss, max_nodes=None, show=("name", "shape")), repeat=2)
     print("DOT text, everything drawn: %d nodes in %.3f s (%.3f s without gradients)"
           % (len(pic.layout.items), text, plain))
+    if not args.quick:
+        loss, _ = lstm_loss(200)
+        full = best(lambda: viz.render(loss, os.path.join(out, "full.svg"), max_nodes=None), repeat=1)
+        print("SVG of T=200 with everything drawn (max_nodes=None, %d nodes): %.2f s"
+              % (len(viz.picture(loss, max_nodes=None).layout.items), full))
     print("model:", model, "| dot:", os.popen("dot -V 2>&1").read().strip())
 
 
