@@ -182,19 +182,23 @@ def test_rolled_size_does_not_grow_with_T():
     assert sizes[0] == sizes[1]
 
 
-def test_shared_weights_get_a_proxy_in_each_step_never_a_hub():
+def test_no_hub_wired_to_several_steps():
     loss, _, _ = lstm(4)
-    pic = viz.picture(loss)
-    lay = pic.layout
-    steps_fed = {}
+    lay = viz.picture(loss).layout
+    reads, feeds = {}, {}
     for e in lay.edges.values():
-        box = lay.items[e.dst].box[:1]
-        if box and not lay.items[e.src].box:
-            steps_fed.setdefault(e.src, set()).add(box)
-    assert steps_fed and all(len(s) == 1 for s in steps_fed.values())
+        src, dst = lay.items[e.src].box[:1], lay.items[e.dst].box[:1]
+        if dst and not src:
+            reads.setdefault(e.src, set()).add(dst)
+        if src and not dst:
+            feeds.setdefault(e.dst, set()).add(src)
+    assert reads and all(len(s) == 1 for s in reads.values())
+    assert feeds and all(len(s) == 1 for s in feeds.values())
     proxies = [i for i in lay.items.values() if i.kind == "proxy"]
-    assert len(proxies) == 4 * 3                    # weight_ih, weight_hh, bias in 4 steps
-    assert len({i.k for i in proxies}) == 3
+    assert len(proxies) == 4 * 3 and len({i.k for i in proxies}) == 3   # W_ih, W_hh, b per step
+    sinks = [i for i in lay.items.values() if i.kind == "sink"]
+    assert len(sinks) == 3 and {i.box for i in sinks} == {("lstm[t=%d]" % t,) for t in range(3)}
+    assert all(lay.graph.nodes[i.k].op_name == "concat" for i in sinks)   # the stack of h_t
 
 
 def test_collapse_scopes():

@@ -367,8 +367,9 @@ class Writer:
             if k in self.values:
                 lines.append(self._quantity(k))
             g = t.grad
-            if t._op is None and g is not None and (k not in self.values or not np.allclose(
-                    np.asarray(g.data), self.values[k], equal_nan=True)):
+            stale = g is not None and (k not in self.values or not np.allclose(
+                np.asarray(g.data), self.values[k], equal_nan=True))
+            if self.mode == "reverse" and t._op is None and stale:
                 lines.append(".grad " + _amount(np.asarray(g.data)))
         return "\n".join(lines)
 
@@ -402,7 +403,7 @@ class Writer:
         label = []
         if e.raw is not None and e.dst[0] == "o":
             k, p = e.raw
-            if self.edge_labels == "local":
+            if self.edge_labels == "local" and self.g.nodes[self.g.inputs[k][p]].requires_grad:
                 label.append(Local(self.g, k, p).label())
             elif self.edge_labels == "shape":
                 label.append(shape_text(self.g.nodes[self.g.inputs[k][p]].data.shape))

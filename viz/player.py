@@ -4,7 +4,8 @@
 scripts or fonts): the graph's SVG inline and the backward steps as JSON. Buttons step forward and
 back and play; the current node is outlined, visited nodes take their gradient's colour (the fixed
 per-decade scale of ``color_by="grad"``), and hovering a node shows its value, gradient and shape.
-``#clicks=N`` in the address presses "step" N times on load (used to test it in a browser).
+``#clicks=N`` in the address presses "step" N times on load, ``#press=step,step,back`` presses
+those buttons in turn (how it is tested in a real browser).
 
 The steps come from ``autograph.debug``'s stepper, i.e. the engine's own backward loop, run
 without touching any ``.grad``; big graphs are drawn folded, as ``max_nodes`` asks of ``picture``.
@@ -12,7 +13,7 @@ without touching any ``.grad``; big graphs are drawn folded, as ``max_nodes`` as
 import html
 import json
 
-from autograph.debug import Stepper, describe, label, norm, num, shape_text, stats
+from autograph.debug import Stepper, label, num, shape_text, stats
 
 from .dot import grad_colour, picture
 from .render import TIMEOUT, run_dot, write_atomic
@@ -47,6 +48,14 @@ def render_steps(loss, steps, path, *, max_nodes=MAX_NODES, timeout=TIMEOUT):
     return path
 
 
+def pictured(pic, t):
+    """A node as the picture names it (its name, else its number %k), op, scope and shape."""
+    k = pic.graph.index[t._id]
+    return "%s = %s%s %s" % (t.name if t.name is not None else "%%%d" % k,
+                             t.op_name or ("input" if t.requires_grad else "const"),
+                             "  " + t._scope if t._scope else "", shape_text(t.shape))
+
+
 def player_data(pic, steps):
     """What the page needs, as plain JSON: per SVG node its hover text, per step its nodes,
     colour and description."""
@@ -57,16 +66,16 @@ def player_data(pic, steps):
     nodes = {}
     for d, ks in members.items():
         t = pic.graph.nodes[ks[-1]]
-        what = describe(t) if len(ks) == 1 else "%d nodes drawn as one; the newest: %s" % (
-            len(ks), describe(t))
+        what = pictured(pic, t) if len(ks) == 1 else "%d nodes drawn as one; the newest: %s" % (
+            len(ks), pictured(pic, t))
         nodes[d] = {"what": what, "shape": shape_text(t.shape), "dtype": t.dtype.name,
                     "value": stats(t.data)}
     out = []
     for step in steps:
         fill, font, _ = grad_colour(step.norm)
         out.append({"ids": list(dom_ids(pic, step)), "fill": fill, "font": font,
-                    "text": "%s  ‖grad‖ %s" % (describe(step.node), num(step.norm)),
-                    "grad": stats(step.grad_out), "node": label(step.node)})
+                    "text": "%s  ‖grad‖ %s" % (pictured(pic, step.node), num(step.norm)),
+                    "grad": stats(step.grad_out)})
     return {"nodes": nodes, "steps": out, "notes": list(pic.notes)}
 
 
@@ -104,7 +113,8 @@ button { font: inherit; padding: 3px 10px; margin-right: 4px; }
 #status { margin-top: 6px; font-family: monospace; white-space: pre-wrap; }
 #notes { color: #555; font-size: 12px; white-space: pre-wrap; }
 main { display: flex; align-items: flex-start; }
-#graph { flex: 1; overflow: auto; padding: 8px; }
+#graph { flex: 1; overflow: auto; padding: 8px; max-height: calc(100vh - 110px); }
+#graph.fit svg { max-width: 100%; height: auto; }
 #info { width: 330px; padding: 8px 12px; font: 12px monospace; white-space: pre-wrap;
         border-left: 1px solid #ddd; min-height: 200px; }
 .node.current path, .node.current polygon, .node.current ellipse {
@@ -115,13 +125,13 @@ main { display: flex; align-items: flex-start; }
 <body>
 <header>
 <h1>{{title}}</h1>
-<button id="reset" type="button">&#x23EE; start</button><button id="back" type="button">&#x25C0; back</button><button id="step" type="button">step &#x25B6;</button><button id="play" type="button">play</button>
+<button id="reset" type="button">|&#x25C0; start</button><button id="back" type="button">&#x25C0; back</button><button id="step" type="button">step &#x25B6;</button><button id="play" type="button">play</button><button id="zoom" type="button">actual size</button>
 <span>{{count}} steps, newest node first, as backward() visits them</span>
 <div id="status">before the first step: nothing visited</div>
 <div id="notes"></div>
 </header>
 <main>
-<div id="graph">
+<div id="graph" class="fit">
 {{svg}}
 </div>
 <div id="info">hover over a node to see its value, gradient and shape</div>
@@ -133,6 +143,7 @@ main { display: flex; align-items: flex-start; }
   var data = JSON.parse(document.getElementById("player-data").textContent);
   var steps = data.steps, pos = 0, timer = null, seen = {};
   var status = document.getElementById("status"), info = document.getElementById("info");
+  var graph = document.getElementById("graph");
   document.getElementById("notes").textContent = data.notes.join("\\n");
 
   function shapes(el) { return el.querySelectorAll("path, polygon, ellipse"); }
@@ -175,9 +186,13 @@ main { display: flex; align-items: flex-start; }
     document.querySelectorAll(".node.current").forEach(function (el) { el.classList.remove("current"); });
     if (pos === 0) { status.textContent = "before the first step: nothing visited"; return; }
     var st = steps[pos - 1];
-    st.ids.forEach(function (id) {
+    st.ids.forEach(function (id, i) {
       var el = document.getElementById(id);
-      if (el) { el.classList.add("current"); }
+      if (!el) { return; }
+      el.classList.add("current");
+      if (i === 0 && !graph.classList.contains("fit")) {
+        el.scrollIntoView({block: "nearest", inline: "center"});
+      }
     });
     status.textContent = "step " + pos + " / " + steps.length + ": " + st.text +
       (st.ids.length ? "" : "  (not drawn: folded out of the picture)");
@@ -211,14 +226,29 @@ main { display: flex; align-items: flex-start; }
     playBtn.textContent = "pause";
     timer = setInterval(forward, 350);
   });
+  document.getElementById("zoom").addEventListener("click", function () {
+    graph.classList.toggle("fit");
+    this.textContent = graph.classList.contains("fit") ? "actual size" : "fit to window";
+    mark();
+  });
   document.addEventListener("keydown", function (e) {
     if (e.key === "ArrowRight") { document.getElementById("step").click(); }
     if (e.key === "ArrowLeft") { document.getElementById("back").click(); }
   });
-  var m = /clicks=(\\d+)/.exec(location.hash + location.search);
-  if (m) {
-    for (var i = 0; i < parseInt(m[1], 10); i++) { document.getElementById("step").click(); }
+  // a graph much wider than the window is shown at its actual size, scrolled to the current node
+  var svgEl = graph.querySelector("svg");
+  if (svgEl && svgEl.getBBox && svgEl.width.baseVal.value > 2.5 * graph.clientWidth) {
+    document.getElementById("zoom").click();
   }
+  // #clicks=N presses "step" N times; #press=step,step,back presses those buttons in turn
+  var where = location.hash + "&" + location.search, m = /clicks=(\\d+)/.exec(where);
+  var presses = m ? new Array(parseInt(m[1], 10) + 1).join("step,").split(",").slice(0, -1) : [];
+  m = /press=([a-z,]+)/.exec(where);
+  presses = presses.concat(m ? m[1].split(",") : []);
+  presses.forEach(function (id) {
+    var b = document.getElementById(id);
+    if (b && b.tagName === "BUTTON") { b.click(); }
+  });
 }());
 </script>
 </body>
