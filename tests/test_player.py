@@ -1,0 +1,105 @@
+"""The HTML player's file: self-contained, escaped, its steps those of the engine's backward pass;
+and the debugger's single SVG frames."""
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+import autograph as ag
+import viz
+from autograph.backward import node_grads
+from viz.dot import grad_colour
+from viz.player import render_steps, steps_of
+
+pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is not installed")
+EVIL = "<script>alert(1)</script>"
+
+
+def example1(name_a="a"):
+    a = ag.tensor(2.0, dtype=np.float64, requires_grad=True, name=name_a)
+    b = ag.tensor(1.0, dtype=np.float64, requires_grad=True, name="b")
+    c = a + b
+    d = b + 1
+    e = c * d
+    c.name, d.name, e.name = "c", "d", "e"
+    return a, b, e
+
+
+def data_of(page):
+    m = re.search(r'<script id="player-data" type="application/json">(.*?)</script>', page, re.S)
+    return json.loads(m.group(1))
+
+
+def test_the_page_is_self_contained_and_carries_every_step(tmp_path):
+    a, b, e = example1()
+    path = viz.export_player(e, tmp_path / "backprop.html")
+    page = path.read_text(encoding="utf-8")
+    for outside in ("<link", "src=", "@import", "url(", "https://", "xlink:href"):
+        assert outside not in page
+    assert re.findall(r"http://\S+", page) == ['http://www.w3.org/2000/svg"',
+                                               'http://www.w3.org/1999/xlink">']  # namespaces
+    data = data_of(page)
+    want = node_grads(e)
+    steps = data["steps"]
+    assert len(steps) == len(want) == 5
+    for st, (k, g) in zip(steps, sorted(want.items(), reverse=True)):
+        assert len(st["ids"]) == 1 and st["ids"][0] in data["nodes"]
+        assert st["fill"] == grad_colour(float(np.abs(g)))[0]
+        assert "‖grad‖ %.4g" % abs(float(g)) in st["text"]
+    assert [s["text"].split(" =")[0] for s in steps] == ["e", "d", "c", "b", "a"]
+    assert a.grad is None and b.grad is None            # exporting changes no .grad
+    e.backward()                                         # and keeps the graph
+    assert b.grad.item() == 5.0
+
+
+def test_user_names_show_as_text_and_cannot_close_the_script(tmp_path):
+    a, b, e = example1(EVIL)
+    b.name = "</script><script>alert(2)</script>"
+    page = viz.export_player(e, tmp_path / "p.html", title="<b>" + EVIL).read_text(encoding="utf-8")
+    assert "alert(1)</script>" not in page and "<script>alert" not in page
+    assert "</script><script>alert(2)" not in page
+    assert page.count("<script") == 2                  # the data and the player's code
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page    # shown in the picture as text
+    data = data_of(page)
+    assert any(EVIL in n["what"] for n in data["nodes"].values())
+
+
+def test_big_graphs_are_folded_but_every_step_is_kept(tmp_path):
+    x = ag.tensor(np.ones((2, 3)), requires_grad=True, name="x")
+    W = ag.tensor(np.full((3, 3), 0.1), requires_grad=True, name="W")
+    h = x
+    for t in range(60):
+        with ag.scope("rnn", t=t):
+            h = ag.tanh(h @ W + x)
+    loss = h.sum()
+    page = viz.export_player(loss, tmp_path / "big.html", max_nodes=80).read_text(encoding="utf-8")
+    data = data_of(page)
+    assert len(data["steps"]) == len(steps_of(loss))
+    assert any("max_nodes=80" in n for n in data["notes"])
+    drawn = [s for s in data["steps"] if s["ids"]]
+    assert drawn and len(drawn) <= len(data["steps"])
+    assert all(i in data["nodes"] for s in drawn for i in s["ids"])
+
+
+def test_a_freed_graph_says_how_to_keep_it(tmp_path):
+    _, _, e = example1()
+    e.backward()
+    with pytest.raises(ag.AutogradError, match="retain_graph=True"):
+        viz.export_player(e, tmp_path / "p.html")
+    assert not (tmp_path / "p.html").exists()
+
+
+def test_a_frame_colours_visited_nodes_and_outlines_the_current_one(tmp_path):
+    a, b, e = example1()
+    steps = steps_of(e)[:3]                               # e, d, c visited; c is current
+    svg = render_steps(e, steps, tmp_path / "frame.svg").read_text(encoding="utf-8")
+    nodes = dict(re.findall(r'<g id="(v\d+)" class="node[^"]*">(.*?)</g>\n</g>', svg, re.S))
+    fills = {k: re.search(r'<path fill="([^"]+)" stroke="([^"]+)"', v).groups() for k, v in nodes.items()}
+    pic = viz.picture(e)
+    vid = {name: "v%d" % k for k, t in enumerate(pic.graph.nodes) for name in [t.name] if name}
+    for st in steps:
+        assert fills[vid[st.name]][0] == grad_colour(st.norm)[0]
+    assert fills[vid["c"]][1] == "#d62728" and fills[vid["d"]][1] != "#d62728"
+    assert fills[vid["a"]][0] == "#fff2cc"                # not reached yet: its own colour
