@@ -6,9 +6,7 @@ the diff.
 """
 import os
 import re
-import subprocess
 import sys
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -20,8 +18,6 @@ from test_viz_models import chapter_example, elman, lstm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "golden")
-HAVE_DOT = viz.render.__globals__["shutil"].which("dot") is not None
-needs_dot = pytest.mark.skipif(not HAVE_DOT, reason="Graphviz 'dot' is not installed")
 
 
 def golden(name, text):

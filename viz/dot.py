@@ -64,7 +64,8 @@ def picture(output, *, show=SHOW, rankdir="LR", collapse=None, rolled=False, col
         if mode == "reverse" and output.data.size != 1 and output.requires_grad:
             notes.append("the output is not a scalar: gradients shown are those of its sum")
         if mode == "forward" and wrt.data.size != 1:
-            notes.append("forward mode: the tangent pushed from %s is all ones" % _name(graph, graph.number(wrt)))
+            notes.append("forward mode: the tangent pushed from %s is all ones"
+                         % _name(graph, graph.number(wrt)))
     paths = Paths(graph, *highlight) if highlight is not None else None
     if paths is not None:
         notes.extend(path_notes(graph, paths))

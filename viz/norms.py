@@ -144,15 +144,18 @@ def svg_plot(curves, title):
         for run in _runs(c):
             pts = " ".join("%.1f,%.1f" % (x(t), y(c[t])) for t in run)
             if len(run) == 1:
-                out.append('<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s"/>' % (x(run[0]), y(c[run[0]]), colour))
+                out.append('<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s"/>'
+                           % (x(run[0]), y(c[run[0]]), colour))
             else:
-                out.append('<polyline points="%s" fill="none" stroke="%s" stroke-width="1.8"/>' % (pts, colour))
+                out.append('<polyline points="%s" fill="none" stroke="%s" stroke-width="1.8"/>'
+                           % (pts, colour))
         ly = TOP + 10 + 20 * i
         missing = int(np.sum(~((c > 0) & np.isfinite(c))))
         text = label + (" (%d zero/NaN not drawn)" % missing if missing else "")
         out.append('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="3"/>'
                    % (LEFT + pw + 12, LEFT + pw + 32, ly, ly, colour))
-        out.append('<text x="%d" y="%d" font-size="11">%s</text>' % (LEFT + pw + 36, ly + 4, html.escape(text)))
+        out.append('<text x="%d" y="%d" font-size="11">%s</text>'
+                   % (LEFT + pw + 36, ly + 4, html.escape(text)))
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
