@@ -7,6 +7,8 @@ rendered from it keeps those ids as element ids, with classes (``var``, ``op``, 
 ``group``, ``param``, ``const``, ``nan``, ``t<k>``, ``n<k>`` for tensor k) and tooltips, so a web
 page can find a tensor's nodes.
 """
+import inspect
+
 import numpy as np
 
 from .calculus import (Local, Paths, forward_tangents, fmt, norm, reverse_grads, shape_text,
@@ -47,14 +49,37 @@ class Picture:
 
 
 def draw(output, **options):
-    """The picture of ``output``'s graph as a ``graphviz.Digraph`` (displays inline in Jupyter);
-    the options are those of ``picture``."""
+    """The picture of ``output``'s graph as a ``graphviz.Digraph`` (displays inline in Jupyter).
+
+    Variables are boxes (name or ``%k``, shape, values when small, gradient); each op is a small
+    node in front of the variable it makes. Options:
+
+    - ``show``: which of "name", "shape", "value", "grad" the boxes carry. The gradient is
+      d output / d node for every node (computed from the kept graph, ``.grad`` untouched; a leaf's
+      ``.grad`` is added when it differs), so draw before ``backward()`` or keep the graph with
+      ``backward(retain_graph=True)``.
+    - ``rankdir``: "LR" (time runs left to right) or "TB", "RL", "BT".
+    - ``collapse``: a depth (1 draws each top-level scope, e.g. each time step, as one node) or a
+      list of scope names (``["forget_gate"]``, ``["lstm[t=3]"]``) drawn as single nodes.
+    - ``rolled``: one step per track, recurrent edges drawn as a loop labelled ``×(T-1)``.
+    - ``color_by="grad"``: fill by log10 of the gradient norm on a fixed scale, with a legend;
+      zero, NaN and Inf have their own colours.
+    - ``edge_labels``: "local" writes each edge's local derivative (the number for scalars, the
+      Jacobian's shape and norm for tensors), "shape" the shape flowing along it.
+    - ``highlight=(src, dst)``: every path from src to dst in red, each path's product and their
+      sum (which is d dst / d src) in the note above the picture.
+    - ``mode``: "reverse" labels d output / d node; "forward" with ``wrt=x`` labels d node / d x.
+    - ``max_nodes``: above it the oldest time steps are folded into one node per track (or the
+      picture is rolled), then scopes collapsed, then the oldest nodes left out; a note says
+      what was folded. None draws everything.
+    """
     return picture(output, **options).digraph()
 
 
 def picture(output, *, show=SHOW, rankdir="LR", collapse=None, rolled=False, color_by=None,
             edge_labels=None, highlight=None, mode="reverse", wrt=None, max_nodes=1500):
-    """Build the DOT text of ``output``'s graph (see ``viz.draw`` for the options)."""
+    """The DOT text of ``output``'s graph, the DOT ids of each tensor's nodes and the notes, as
+    a ``Picture`` (``viz.draw`` describes the options)."""
     show = _check(show, rankdir, color_by, edge_labels, mode, wrt, highlight)
     graph = Graph(output)
     layout, notes = fit(graph, rolled, collapse, max_nodes)
@@ -71,6 +96,10 @@ def picture(output, *, show=SHOW, rankdir="LR", collapse=None, rolled=False, col
         notes.extend(path_notes(graph, paths))
     writer = Writer(graph, layout, show, values, mode, wrt, color_by, edge_labels, paths)
     return Picture(writer.text(rankdir, notes), writer.ids(), notes, graph, layout)
+
+
+draw.__signature__ = inspect.signature(picture).replace(
+    return_annotation="graphviz.Digraph")       # the options, for help() and editors
 
 
 def _check(show, rankdir, color_by, edge_labels, mode, wrt, highlight):
