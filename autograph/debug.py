@@ -493,16 +493,21 @@ def _vjp_line(node, g, sent):
     return "%s %s%s: ‖g‖ %s → %s" % (
         label(node), shape_text(node.shape),
         "  " + node._scope if node._scope else "", num(norm(g)),
-        ", ".join(parts) if parts else "(a leaf: .grad)")
+        ", ".join(parts) if parts else "(the paths end here)")
 
 
 # -- the REPL --------------------------------------------------------------------------------
+ALIASES = {"s": "step", "n": "next", "c": "continue", "cont": "continue", "b": "break",
+           "p": "print", "w": "where", "bt": "where", "l": "list", "q": "quit", "exit": "quit",
+           "EOF": "quit", "h": "help", "?": "help"}
+
 class Debugger(cmd.Cmd):
     """A pdb-like prompt over a stepper. Type ``help`` for the commands."""
 
     prompt = "(agdb) "
     intro = ("Stepping through the backward pass of %s. Commands: step [n], next, continue, "
-             "break SPEC, print [node], where, list, explain, render FILE, quit; help CMD for more.")
+             "break SPEC, clear [N], print [node], where, list, explain, render FILE, quit "
+             "(s n c b p w l q for short); help CMD for more.")
 
     def __init__(self, loss, stdin=None, stdout=None):
         super().__init__(stdin=stdin, stdout=stdout)
@@ -701,11 +706,10 @@ class Debugger(cmd.Cmd):
         """quit: leave the debugger (the rest of the backward pass does not run)."""
         return True
 
-    def do_EOF(self, arg):
-        return True
-
-    do_s, do_n, do_c, do_b, do_p, do_w, do_l, do_q = (do_step, do_next, do_continue, do_break,
-                                                      do_print, do_where, do_list, do_quit)
+    def precmd(self, line):
+        word, _, rest = line.strip().partition(" ")
+        word = ALIASES.get(word, word)
+        return "%s %s" % (word, rest) if rest else word
 
     def default(self, line):
         self.say("unknown command %r; type help" % line)

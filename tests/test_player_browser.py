@@ -82,3 +82,14 @@ def test_a_screenshot_of_the_player_after_a_few_steps(page, tmp_path):
     browse(page, "clicks=3", tmp_path, "--screenshot=%s" % shot, "--window-size=1000,420")
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+
+
+def test_hovering_a_node_shows_its_value_gradient_and_shape(page, tmp_path):
+    data = page.read_text(encoding="utf-8")
+    vid = re.search(r'<g id="(v\d+)" class="node var n\d+ param">\s*<title>v\d+</title>\s*'
+                    r'<g id="a_v\d+"><a xlink:title="[^"]*&quot;b&quot;', data).group(1)
+    dom = browse(page, "clicks=4&hover=%s" % vid, tmp_path, "--dump-dom")
+    info = re.search(r'<div id="info">(.*?)</div>', dom, re.S).group(1)
+    assert info.splitlines() == ["b = input []", "shape []  float64", "value 1", "grad  5"]
+    dom = browse(page, "clicks=3&hover=%s" % vid, tmp_path, "--dump-dom")
+    assert "grad  (backward has not reached it yet)" in dom

@@ -5,7 +5,7 @@ scripts or fonts): the graph's SVG inline and the backward steps as JSON. Button
 back and play; the current node is outlined, visited nodes take their gradient's colour (the fixed
 per-decade scale of ``color_by="grad"``), and hovering a node shows its value, gradient and shape.
 ``#clicks=N`` in the address presses "step" N times on load, ``#press=step,step,back`` presses
-those buttons in turn (how it is tested in a real browser).
+those buttons in turn and ``#hover=<node id>`` hovers a node (how it is tested in a browser).
 
 The steps come from ``autograph.debug``'s stepper, i.e. the engine's own backward loop, run
 without touching any ``.grad``; big graphs are drawn folded, as ``max_nodes`` asks of ``picture``.
@@ -249,6 +249,10 @@ main { display: flex; align-items: flex-start; }
     var b = document.getElementById(id);
     if (b && b.tagName === "BUTTON") { b.click(); }
   });
+  m = /hover=([\\w]+)/.exec(where);          // #hover=<node id>: as if the mouse entered it
+  if (m && data.nodes[m[1]]) {
+    document.getElementById(m[1]).dispatchEvent(new MouseEvent("mouseenter"));
+  }
 }());
 </script>
 </body>
