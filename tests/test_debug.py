@@ -65,6 +65,27 @@ def test_stepping_to_the_end_leaves_the_grads_of_backward_bit_for_bit(build):
         loss2.backward()                                  # freed like backward() frees it
 
 
+@pytest.mark.parametrize("layer", ["LSTM", "GRU"])
+def test_stepping_nets_layers_leaves_the_grads_of_backward_bit_for_bit(layer):
+    nets = pytest.importorskip("nets")
+    model = getattr(nets, layer)(3, 4, num_layers=2, bidirectional=True)
+    x = ag.tensor(np.random.default_rng(1).standard_normal((6, 2, 3)).astype(np.float32))
+
+    def loss():
+        out = model(x)[0]
+        return (out * out).mean()
+    loss().backward()
+    expected = {n: p.grad.data.copy() for n, p in model.named_parameters()}
+    model.zero_grad()
+    s = debug.step_backward(loss())
+    s.breakpoints.add("scope:%s_l1_reverse[t=2]*" % layer.lower())
+    hit = s.run()
+    assert hit is not None and hit.scope.startswith("%s_l1_reverse[t=2]" % layer.lower())
+    s.finish()
+    for n, p in model.named_parameters():
+        assert p.grad.data.tobytes() == expected[n].tobytes(), n
+
+
 def test_steps_follow_backward_order_and_carry_the_gradients():
     loss, (W, b) = lstm_loss(T=3)
     want = node_grads(loss)
