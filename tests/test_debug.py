@@ -217,8 +217,9 @@ def test_a_20000_step_chain_steps_to_the_end_without_recursion():
 
 
 # -- explain -----------------------------------------------------------------------------------
-def example1():
-    a = ag.tensor(2.0, dtype=np.float64, requires_grad=True, name="a")
+def example1(name_a="a"):
+    """The chapter's e = (a + b)(b + 1) at a = 2, b = 1, its nodes named c, d, e."""
+    a = ag.tensor(2.0, dtype=np.float64, requires_grad=True, name=name_a)
     b = ag.tensor(1.0, dtype=np.float64, requires_grad=True, name="b")
     c = a + b
     d = b + 1

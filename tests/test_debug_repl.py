@@ -5,25 +5,14 @@ import shutil
 import numpy as np
 import pytest
 
-import autograph as ag
 from autograph import debug
-from test_debug import lstm_loss
+from test_debug import example1, lstm_loss
 
 
 def session(loss, commands):
     out = io.StringIO()
     debug.interact(loss, stdin=io.StringIO("\n".join(commands) + "\n"), stdout=out)
     return out.getvalue()
-
-
-def example1():
-    a = ag.tensor(2.0, dtype=np.float64, requires_grad=True, name="a")
-    b = ag.tensor(1.0, dtype=np.float64, requires_grad=True, name="b")
-    c = a + b
-    d = b + 1
-    e = c * d
-    c.name, d.name, e.name = "c", "d", "e"
-    return a, b, e
 
 
 def test_a_scripted_session_on_the_chapter_example():

@@ -13,18 +13,10 @@ from autograph.backward import node_grads
 from viz.dot import grad_colour
 from viz.player import render_steps, steps_of
 
+from test_debug import example1
+
 pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is not installed")
 EVIL = "<script>alert(1)</script>"
-
-
-def example1(name_a="a"):
-    a = ag.tensor(2.0, dtype=np.float64, requires_grad=True, name=name_a)
-    b = ag.tensor(1.0, dtype=np.float64, requires_grad=True, name="b")
-    c = a + b
-    d = b + 1
-    e = c * d
-    c.name, d.name, e.name = "c", "d", "e"
-    return a, b, e
 
 
 def data_of(page):

@@ -4,11 +4,11 @@ import re
 import shutil
 import subprocess
 
-import numpy as np
 import pytest
 
-import autograph as ag
 import viz
+
+from test_debug import example1
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BROWSER = next((b for b in map(shutil.which, BROWSERS) if b), None)
@@ -38,12 +38,7 @@ def node_classes(dom):
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    a = ag.tensor(2.0, dtype=np.float64, requires_grad=True, name=EVIL)
-    b = ag.tensor(1.0, dtype=np.float64, requires_grad=True, name="b")
-    c = a + b
-    d = b + 1
-    e = c * d
-    c.name, d.name, e.name = "c", "d", "e"
+    _, _, e = example1(EVIL)
     return viz.export_player(e, tmp_path_factory.mktemp("player") / "backprop.html")
 
 
