@@ -434,6 +434,7 @@ def _explain_tensor(pg):
     are folded into one entry."""
     wanted = set(pg.by_id)
     rows = []                                   # (node, grad_out, [(position, contribution)])
+    # a non-scalar output is explained as its sum (seeded with ones), as the pictures do
     g = seed(pg.output, None if pg.output.data.size == 1 else np.ones_like(pg.output.data), False)
     for ev in run(pg.output, g, retain_graph=True, create_graph=False, inputs=(), found={},
                   trace=True):
@@ -441,7 +442,9 @@ def _explain_tensor(pg):
             on = {p for p, _ in pg.edges.get(ev.node._id, ())}
             rows.append((ev.node, ev.grad_out, [(p, gi) for p, gi in ev.contributions if p in on]))
     out, wrt = label(pg.output), label(pg.wrt)
-    text = ["d%s/d%s through %d nodes and %d paths (tensor graph: each node applies its VJP, "
+    if pg.output.data.size != 1:
+        out = "sum(%s)" % out
+    text = ["d%s/d%s through %d nodes and %d path(s) (tensor graph: each node applies its VJP, "
             "g ↦ g·∂node/∂input, to the gradient arriving from the output):"
             % (out, wrt, len(rows), pg.count)]
     steps, order = {}, []                       # track -> {t: rows}; what to print, in order
@@ -468,7 +471,7 @@ def _explain_tensor(pg):
                             "from %s to %s); t=%d:" % (item, ts[-1], ts[0], len(block), len(ts),
                                                        num(min(entering)), num(max(entering)), ts[0]))
             text += ["    " + _vjp_line(*r) for r in block]
-    grad = grads_of(pg.output, [pg.wrt], retain_graph=True)[0]
+    grad = grads_of(pg.output, [pg.wrt], g, retain_graph=True)[0]
     text.append("d%s/d%s: %s" % (out, wrt, stats(grad.data)))
     return "\n".join(text)
 

@@ -282,6 +282,17 @@ def test_explain_tensor_graphs_list_vjps_and_fold_time_steps():
     assert "‖·‖ %.4g" % np.linalg.norm(W.grad.data) in text
 
 
+def test_explain_a_non_scalar_output_as_its_sum():
+    x = ag.tensor(np.arange(3.0), requires_grad=True, name="x")
+    y = ag.tanh(x) * 2.0
+    y.name = "y"
+    text = debug.explain(y, x)
+    assert text.startswith("dsum(y)/dx through 3 nodes and 1 path(s)")
+    want = 2.0 * (1.0 - np.tanh(np.arange(3.0)) ** 2)
+    assert text.endswith("dsum(y)/dx: [%s]" % ", ".join("%.4g" % v for v in want))
+    assert "  y [3]: ‖g‖ %.4g → " % np.sqrt(3.0) in text
+
+
 def test_explain_errors_name_the_problem():
     a, b, e = example1()
     with pytest.raises(ag.AutogradError, match="does not depend"):
