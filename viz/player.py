@@ -13,7 +13,7 @@ without touching any ``.grad``; big graphs are drawn folded, as ``max_nodes`` as
 import html
 import json
 
-from autograph.debug import Stepper, label, num, shape_text, stats
+from autograph.debug import Stepper, num, shape_text, stats
 
 from .dot import grad_colour, picture
 from .render import TIMEOUT, run_dot, write_atomic
@@ -87,7 +87,7 @@ def export_player(loss, path, *, gradient=None, max_nodes=MAX_NODES, title=None,
     svg = run_dot(pic.dot, "svg", timeout, len(pic.layout.items)).decode("utf-8")
     svg = svg[svg.index("<svg"):]                    # drop the XML prolog and DOCTYPE
     data = player_data(pic, steps_of(loss, gradient))
-    title = title or "Backward pass of %s" % label(loss)
+    title = title or "Backward pass of %s" % pictured(pic, loss).split(" = ")[0]
     page = PAGE.replace("{{title}}", html.escape(title)).replace("{{svg}}", svg).replace(
         "{{data}}", script_json(data)).replace("{{count}}", str(len(data["steps"])))
     write_atomic(path, page.encode("utf-8"))
@@ -106,17 +106,18 @@ PAGE = """<!DOCTYPE html>
 <meta charset="utf-8">
 <title>{{title}}</title>
 <style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #222; }
+body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #222; height: 100vh;
+       display: flex; flex-direction: column; overflow: hidden; }
 header { padding: 8px 12px; border-bottom: 1px solid #ddd; background: #f7f7f7; }
 header h1 { font-size: 16px; margin: 0 0 6px 0; }
 button { font: inherit; padding: 3px 10px; margin-right: 4px; }
 #status { margin-top: 6px; font-family: monospace; white-space: pre-wrap; }
 #notes { color: #555; font-size: 12px; white-space: pre-wrap; }
-main { display: flex; align-items: flex-start; }
-#graph { flex: 1; overflow: auto; padding: 8px; max-height: calc(100vh - 110px); }
+main { display: flex; flex: 1; min-height: 0; }
+#graph { flex: 1; overflow: auto; padding: 8px; }
 #graph.fit svg { max-width: 100%; height: auto; }
 #info { width: 330px; padding: 8px 12px; font: 12px monospace; white-space: pre-wrap;
-        border-left: 1px solid #ddd; min-height: 200px; }
+        border-left: 1px solid #ddd; overflow: auto; }
 .node.current path, .node.current polygon, .node.current ellipse {
   stroke: #d62728; stroke-width: 3.5px; }
 .node { cursor: pointer; }
