@@ -79,13 +79,16 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
     anomaly = modes.anomaly
     wanted = None if inputs is None else {t._id for t in inputs}
     floor = min(wanted) if wanted else 0          # nothing older than the oldest input matters
+    if type(g) is np.ndarray and not g.ndim:
+        g = g[()]
     grads = {root._id: g}
+    nodes = {root._id: root}                      # pending nodes by id; the heap holds their ids
     owned = set()                                 # buffers this loop allocated: safe to add into
-    heap = [(-root._id, root)]
+    heap = [-root._id]
     with modes.enable_grad() if create_graph else _nothing:
         while heap:
-            node = heappop(heap)[1]
-            key = node._id
+            key = -heappop(heap)
+            node = nodes.pop(key)
             g = grads.pop(key)
             if type(g) is Scatter:
                 g = g.dense()
@@ -112,13 +115,18 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
             if create_graph:
                 y, args = node, ins
             else:
-                y, args = node.data, [t.data for t in ins]
+                y = node.data
+                if y.ndim:
+                    args = [t.data for t in ins]
+                else:
+                    # 0-d arrays as numpy scalars: arithmetic on them is ten times faster, and
+                    # mixing a scalar with a 0-d array is slower still
+                    y, args = y[()], [t.data[()] for t in ins]
             rules = op.vjp
             sent = [] if trace else None
-            i = -1
-            for x in ins:
-                i += 1
-                if not x.requires_grad or x._id < floor:
+            for i, x in enumerate(ins):
+                k = x._id
+                if not x.requires_grad or k < floor:
                     continue
                 gi = rules[i](g, y, *args, **params) if params else rules[i](g, y, *args)
                 if gi.shape != x.data.shape:
@@ -128,13 +136,13 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                     check_backward(node, i, g, gi)
                 if trace:
                     sent.append((i, gi))
-                k = x._id
                 prev = grads.get(k)
                 if prev is None:
                     grads[k] = gi
-                    heappush(heap, (-k, x))
-                elif create_graph:
-                    grads[k] = prev + gi
+                    nodes[k] = x
+                    heappush(heap, -k)
+                elif create_graph or isinstance(prev, np.generic):
+                    grads[k] = prev + gi                 # no buffer to reuse
                 else:
                     grads[k] = _accumulate(prev, gi, k, owned)
             if not retain_graph:

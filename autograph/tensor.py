@@ -178,12 +178,12 @@ def constant(data):
 
 def lift(x, like):
     """``x`` as a Tensor; a Python number takes the dtype of the tensor it is combined with."""
-    if type(x) is Tensor:
-        return x
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, (int, float)) and not isinstance(x, bool) and like.data.dtype.kind == "f":
-        return constant(np.asarray(x, like.data.dtype))
+    dtype = like.data.dtype
+    if (type(x) is float or isinstance(x, (int, float)) and not isinstance(x, bool)) \
+            and dtype.kind == "f":
+        return constant(np.asarray(x, dtype))
     return constant(as_array(x))
 
 
@@ -194,6 +194,8 @@ def apply(op, inputs, params=None):
             data = op.forward(*[t.data for t in inputs], **params)
         elif len(inputs) == 2:
             data = op.forward(inputs[0].data, inputs[1].data)
+        elif len(inputs) == 1:
+            data = op.forward(inputs[0].data)
         else:
             data = op.forward(*[t.data for t in inputs])
     except (ValueError, IndexError) as err:
