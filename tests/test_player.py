@@ -58,6 +58,14 @@ def test_user_names_show_as_text_and_cannot_close_the_script(tmp_path):
     assert any(EVIL in n["what"] for n in data["nodes"].values())
 
 
+def test_a_name_like_a_template_slot_is_not_filled_in(tmp_path):
+    _, _, e = example1("{{data}} {{svg}}")
+    page = viz.export_player(e, tmp_path / "p.html").read_text(encoding="utf-8")
+    assert page.count("<svg") == 1 and page.count("<script") == 2
+    assert "{{data}} {{svg}}" in page                       # shown in the picture as typed
+    assert len(data_of(page)["steps"]) == 5
+
+
 def test_big_graphs_are_folded_but_every_step_is_kept(tmp_path):
     x = ag.tensor(np.ones((2, 3)), requires_grad=True, name="x")
     W = ag.tensor(np.full((3, 3), 0.1), requires_grad=True, name="W")

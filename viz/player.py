@@ -12,6 +12,7 @@ without touching any ``.grad``; big graphs are drawn folded, as ``max_nodes`` as
 """
 import html
 import json
+import re
 
 from autograph.debug import Stepper, num, shape_text, stats
 
@@ -88,8 +89,10 @@ def export_player(loss, path, *, gradient=None, max_nodes=MAX_NODES, title=None,
     svg = svg[svg.index("<svg"):]                    # drop the XML prolog and DOCTYPE
     data = player_data(pic, steps_of(loss, gradient))
     title = title or "Backward pass of %s" % pictured(pic, loss).split(" = ")[0]
-    page = PAGE.replace("{{title}}", html.escape(title)).replace("{{svg}}", svg).replace(
-        "{{data}}", script_json(data)).replace("{{count}}", str(len(data["steps"])))
+    parts = {"title": html.escape(title), "svg": svg, "data": script_json(data),
+             "count": str(len(data["steps"]))}
+    # one pass, so that text filled in (a name such as "{{data}}") is never filled in again
+    page = re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], PAGE)
     write_atomic(path, page.encode("utf-8"))
     return path
 
