@@ -444,9 +444,9 @@ def _explain_tensor(pg):
     out, wrt = label(pg.output), label(pg.wrt)
     if pg.output.data.size != 1:
         out = "sum(%s)" % out
-    text = ["d%s/d%s through %d nodes and %d path(s) (tensor graph: each node applies its VJP, "
+    text = ["d%s/d%s through %d nodes and %s path(s) (tensor graph: each node applies its VJP, "
             "g ↦ g·∂node/∂input, to the gradient arriving from the output):"
-            % (out, wrt, len(rows), pg.count)]
+            % (out, wrt, len(rows), pg.count if pg.count < 10 ** 6 else "%.3g" % pg.count)]
     steps, order = {}, []                       # track -> {t: rows}; what to print, in order
     for row in rows:
         ts = time_step(row[0]._scope)
@@ -491,8 +491,10 @@ def _runs(by_t):
 
 def _vjp_line(node, g, sent):
     ins = node._inputs
-    parts = ["%s %s" % (label(ins[p]), num(norm(gi.dense() if type(gi) is Scatter else gi)))
-             for p, gi in sent]
+    norms = [norm(gi.dense() if type(gi) is Scatter else gi) for _, gi in sent]
+    parts = ["%s %s" % (label(ins[p]), num(n)) for (p, _), n in zip(sent, norms)]
+    if len(parts) > 6:                           # e.g. a concat of every time step's output
+        parts = ["%d inputs, ‖·‖ from %s to %s" % (len(parts), num(min(norms)), num(max(norms)))]
     return "%s %s%s: ‖g‖ %s → %s" % (
         label(node), shape_text(node.shape),
         "  " + node._scope if node._scope else "", num(norm(g)),
@@ -722,5 +724,7 @@ class Debugger(cmd.Cmd):
 
 
 def interact(loss, stdin=None, stdout=None):
-    """A pdb-like prompt on the backward pass of ``loss`` (reads stdin unless given a file)."""
+    """A pdb-like prompt on the backward pass of ``loss`` (reads stdin unless given a file).
+    Running it to the end leaves the ``.grad`` values of ``loss.backward()``; the graph is kept,
+    so it can still be drawn or stepped again."""
     Debugger(loss, stdin, stdout if stdout is not None else sys.stdout).cmdloop()
