@@ -148,10 +148,11 @@ class Recurrent(Module):
         for name, h, size in zip(("h_0", "c_0"), parts, sizes):
             want = (n, B, size) if batched else (n, size)
             if h.shape != want:
-                raise ShapeError("%s: %s of shape %s; expected %s = (num_layers * "
-                                 "num_directions, %s%d)" % (
-                                     self.describe(), name, h.shape, want,
-                                     "batch, " if batched else "", size))
+                raise ShapeError(
+                    "%s: %s of shape %s; expected %s = (num_layers * num_directions, %s%d) for "
+                    "%s; pass hx=None for zeros" % (
+                        self.describe(), name, h.shape, want, "batch, " if batched else "", size,
+                        "a batch of %d" % B if batched else "an unbatched input (seq, features)"))
         if not batched:
             parts = [ag.expand_dims(h, 1) for h in parts]
         return [tuple(h[k] for h in parts) if len(parts) > 1 else parts[0][k] for k in range(n)]
