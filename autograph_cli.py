@@ -73,6 +73,8 @@ class Tagger(nets.Module):
         self.embed = nets.Embedding(n_words, dim)
         self.lstm = nets.LSTM(dim, hidden)
         self.out = nets.Linear(hidden, n_tags)
+        for name, p in self.named_parameters():
+            p.name = name          # so that pictures and the debugger say which weight
 
     def forward(self, x):
         h, _ = self.lstm(self.embed(x))
@@ -95,13 +97,16 @@ def progress(step, total, loss, width=30):
     sys.stdout.flush()
 
 
-def train_tagger(epochs=150, seed=0, lr=0.03, show_progress=True):
-    """Train the tagger on every built-in sentence at once; returns (model, vocab, losses)."""
+def make_tagger(seed=0):
+    """A fresh tagger and the vocabulary of the built-in sentences."""
     ag.manual_seed(seed)
-    pairs = parse()
-    vocab = Vocab(pairs)
-    x, y = vocab.encode(pairs)
-    model = Tagger(len(vocab.words), len(vocab.tags))
+    vocab = Vocab(parse())
+    return Tagger(len(vocab.words), len(vocab.tags)), vocab
+
+
+def train_tagger(model, vocab, epochs=100, lr=0.03, show_progress=True):
+    """Full-batch Adam on every built-in sentence at once; returns the loss of each epoch."""
+    x, y = vocab.encode(parse())
     opt = nets.optim.Adam(model.parameters(), lr=lr)
     losses = []
     for epoch in range(1, epochs + 1):
@@ -112,7 +117,7 @@ def train_tagger(epochs=150, seed=0, lr=0.03, show_progress=True):
         losses.append(loss.item())
         if show_progress:
             progress(epoch, epochs, losses[-1])
-    return model, vocab, losses
+    return losses
 
 
 def predict(model, vocab, words):
@@ -132,48 +137,50 @@ def accuracy(model, vocab, pairs):
 
 
 def tagger_pictures(model, vocab, words, tags, out):
-    """The recorded graph of one sentence's loss, unrolled and rolled, its per-step gradient
-    norms, and the backward player; returns [(path, what it shows)]."""
+    """The recorded graph of one sentence's loss: unrolled (in full, and one box per LSTM step)
+    and rolled, its gradient norm per time step, and the backward player.
+    Returns [(path, what it shows)]."""
     import viz
+    os.makedirs(out, exist_ok=True)
     x, y = vocab.encode([(words, tags)])
     loss = sequence_loss(model, x, y)
     loss.name = "loss"
-    files = [
-        (os.path.join(out, "unrolled.svg"), "the LSTM unrolled over the sentence, coloured by gradient"),
-        (os.path.join(out, "rolled.svg"), "the same graph folded: one step, recurrent edges xT"),
-        (os.path.join(out, "grad_norms.svg"), "the gradient norm at each time step"),
-        (os.path.join(out, "backprop.html"), "the backward pass, one node per click"),
-    ]
-    viz.render(loss, files[0][0], color_by="grad")
-    viz.render(loss, files[1][0], rolled=True)
-    viz.plot_grad_norms(viz.grad_norms(loss, by="t"), files[2][0])
-    viz.export_player(loss, files[3][0])
-    return files
+    path = lambda name: os.path.join(out, name)
+    viz.render(loss, path("unrolled.svg"), color_by="grad")
+    viz.render(loss, path("unrolled_steps.svg"), color_by="grad", collapse=1)
+    viz.render(loss, path("rolled.svg"), rolled=True)
+    viz.plot_grad_norms({"LSTM tagger": viz.grad_norms(loss, by="t")}, path("grad_norms.svg"))
+    viz.export_player(loss, path("backprop.html"))
+    return [(path("unrolled.svg"), "every op of the LSTM unrolled, coloured by gradient norm"),
+            (path("unrolled_steps.svg"), "the same, one box per time step"),
+            (path("rolled.svg"), "the same graph folded: one step, recurrent edges xT"),
+            (path("grad_norms.svg"), "the gradient norm ||dL/dh_t|| at each time step"),
+            (path("backprop.html"), "the backward pass, one node per click")]
 
 
 def demo(args):
-    """Train the chapter's LSTM part-of-speech tagger, print its tags, draw its graph."""
-    epochs = 60 if args.quick else 150
+    """Train the chapter's LSTM part-of-speech tagger, draw its graph, print its tags."""
+    epochs = 40 if args.quick else 100
     pairs = parse()
-    print("Part-of-speech tagging with an LSTM (the chapter's running example).")
+    print("Part-of-speech tagging with an LSTM, the chapter's running example:")
     print("%d sentences, e.g. %s  and  %s" % (len(pairs), SENTENCES[0], SENTENCES[1]))
-    print("Model: Embedding(8) -> LSTM(16) -> Linear, cross-entropy, Adam; %d epochs." % epochs)
+    model, vocab = make_tagger(args.seed)
+    words, tags = pairs[1]
+    files = tagger_pictures(model, vocab, words, tags, args.out)
+    print("\nThe graph of one training step on '%s', drawn before training:" % " ".join(words))
+    for path, what in files:
+        print("  %-44s %s" % (path, what))
+    print("\nTraining Embedding(8) -> LSTM(16) -> Linear, cross-entropy, Adam, %d epochs:" % epochs)
     start = time.time()
-    model, vocab, losses = train_tagger(epochs=epochs, seed=args.seed)
+    losses = train_tagger(model, vocab, epochs)
     acc = accuracy(model, vocab, pairs)
     print("Trained in %.1f s: loss %.4f, %.0f%% of the training tags right." % (
         time.time() - start, losses[-1], 100 * acc))
     print("\nTagged (购物 is a noun after 爱, a verb after 在 华联):")
     for words, _ in pairs[:4]:
         print("  " + " ".join("%s/%s" % wt for wt in zip(words, predict(model, vocab, words))))
-    os.makedirs(args.out, exist_ok=True)
-    words, tags = pairs[1]
-    files = tagger_pictures(model, vocab, words, tags, args.out)
-    print("\nWrote the graph of the loss of '%s':" % " ".join(words))
-    for path, what in files:
-        print("  %-40s %s" % (path, what))
-    print("Open the .svg files or backprop.html in a web browser, e.g.\n  xdg-open %s"
-          % files[-1][0])
+    print("\nOpen the pictures in a web browser, e.g.  xdg-open %s  (macOS: open %s)"
+          % (files[-1][0], files[-1][0]))
     return 0
 
 

@@ -26,6 +26,13 @@ def parse_args(name, doc):
     return args
 
 
+def name_parameters(module, names=None):
+    """Give each parameter its name (or ``names[name]``) so that pictures label the weights."""
+    for name, p in module.named_parameters():
+        p.name = (names or {}).get(name, name)
+    return module
+
+
 def section(title):
     print("\n" + title + "\n" + "-" * len(title))
 
@@ -44,6 +51,15 @@ def wrote(*paths):
 
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
+
+
+def ticks(lo, hi, most=6):
+    """Round numbers (1, 2 or 5 times a power of ten apart) between lo and hi."""
+    import numpy as np
+    raw = (hi - lo) / most or 1.0
+    base = 10 ** np.floor(np.log10(raw))
+    step = next(m * base for m in (1, 2, 5, 10) if m * base >= raw)
+    return np.round(np.arange(np.ceil(lo / step) * step, hi + 1e-9 * step, step), 10)
 
 
 def plot_lines(path, series, title, xlabel="t", ylabel="", points=()):
@@ -65,10 +81,10 @@ def plot_lines(path, series, title, xlabel="t", ylabel="", points=()):
            '<text x="%d" y="18" font-size="14">%s</text>' % (L, escape(title)),
            '<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>' % (L, H - B, W - R, H - B),
            '<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>' % (L, T, L, H - B)]
-    for v in np.linspace(y0 + pad, y1 - pad, 5):
-        out.append('<text x="%d" y="%.1f" text-anchor="end">%.3g</text>' % (L - 4, py(v) + 4, v))
-    for v in np.linspace(x0, x1, 6):
-        out.append('<text x="%.1f" y="%d" text-anchor="middle">%.3g</text>' % (px(v), H - B + 16, v))
+    for v in ticks(y0, y1):
+        out.append('<text x="%d" y="%.1f" text-anchor="end">%g</text>' % (L - 4, py(v) + 4, v))
+    for v in ticks(x0, x1):
+        out.append('<text x="%.1f" y="%d" text-anchor="middle">%g</text>' % (px(v), H - B + 16, v))
     out.append('<text x="%d" y="%d" text-anchor="middle">%s</text>'
                % ((L + W - R) // 2, H - 6, escape(xlabel)))
     out.append('<text x="14" y="%d" transform="rotate(-90 14 %d)" text-anchor="middle">%s</text>'
