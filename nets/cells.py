@@ -47,7 +47,7 @@ class Cell(Module):
         bound = 1.0 / np.sqrt(self.hidden_size) if self.hidden_size else 0.0
         for name, shape in shapes.items():
             if self.bias or not name.startswith("bias"):
-                setattr(self, name, uniform(shape, bound, self._rng))
+                setattr(self, name, uniform(shape, bound, self._rng, name=name))
             else:
                 self.register_parameter(name, None)
 
@@ -271,18 +271,17 @@ class PeepholeLSTMCell(LSTMCell):
 
     def step(self, xp, state, p):
         h, c = state
-        H = self.hidden_size
-        z = xp + h @ p.W_hh
+        zi, zf, zg, zo = ag.split(xp + h @ p.W_hh, 4, axis=-1)
         with ag.scope("input_gate"):
-            i = ag.sigmoid(z[..., :H] + p.w_ci * c)
+            i = ag.sigmoid(zi + p.w_ci * c)
         with ag.scope("forget_gate"):
-            f = ag.sigmoid(z[..., H:2 * H] + p.w_cf * c)
+            f = ag.sigmoid(zf + p.w_cf * c)
         with ag.scope("cell_candidate"):
-            g = ag.tanh(z[..., 2 * H:3 * H])
+            g = ag.tanh(zg)
         with ag.scope("cell_state"):
             c = f * c + i * g
-        with ag.scope("output_gate"):
-            o = ag.sigmoid(z[..., 3 * H:] + p.w_co * c)
+        with ag.scope("output_gate"):                   # looks at the new cell state
+            o = ag.sigmoid(zo + p.w_co * c)
         with ag.scope("hidden"):
             return o * ag.tanh(c), c
 
@@ -355,7 +354,7 @@ class CTRNNCell(Cell):
         self.add_weights(weight_ih=(H, input_size), weight_hh=(H, H), bias_ih=(H,), bias_hh=(H,))
         log_tau = np.log(tau).astype(ag.get_default_dtype())
         if learn_tau:
-            self.log_tau = ag.tensor(log_tau, requires_grad=True)
+            self.log_tau = ag.tensor(log_tau, requires_grad=True, name="log_tau")
         else:
             self.register_buffer("log_tau", log_tau)
 

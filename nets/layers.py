@@ -53,6 +53,8 @@ class Recurrent(Module):
                         type(self).__name__, input_size, hidden_size, err)) from None
                 suffix = "_l%d%s" % (layer, "_reverse" if reverse else "")
                 for name, p in cell._parameters.items():
+                    if p is not None:
+                        p.name = name + suffix      # pictures and listings show the key
                     self.register_parameter(name + suffix, p)
                 for name, b in cell._buffers.items():
                     self.register_buffer(name + suffix, b)
