@@ -8,7 +8,10 @@ backward loop, on arrays so small that numpy's own work is negligible.
 
     PYTHONPATH=. python benchmarks/op_overhead.py
 
-Each figure is the best of five runs; a run repeats its work for at least 0.2 s.
+Times are CPU time of this process (one thread), which a busy machine disturbs less than wall
+time. Each figure is the best of nine runs of at least 0.1 s; the variants take turns run by run, so
+that a busy machine slows them alike (the ratios are the figures to compare). The deep chain's
+backward is the best of five.
 """
 import os
 
@@ -47,18 +50,23 @@ def chain(x, c, tanh):
     return y
 
 
-def per_run(fn, runs=5, min_time=0.2):
-    """Best-of-``runs`` seconds per call of ``fn``."""
-    best = float("inf")
-    for _ in range(runs):
-        n, start = 0, time.perf_counter()
-        while True:
-            fn()
-            n += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_time:
-                break
-        best = min(best, elapsed / n)
+def seconds_per_call(fn, min_time=0.1):
+    n, start = 0, time.process_time()
+    while True:
+        fn()
+        n += 1
+        elapsed = time.process_time() - start
+        if elapsed >= min_time:
+            return elapsed / n
+
+
+def best_of(variants, rounds=9):
+    """Best seconds per call of each variant; the variants take turns, so that they see the
+    same machine load, round after round."""
+    best = dict.fromkeys(variants, float("inf"))
+    for _ in range(rounds):
+        for name, fn in variants.items():
+            best[name] = min(best[name], seconds_per_call(fn))
     return best
 
 
@@ -85,9 +93,9 @@ def deep_backward():
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(300)
     try:
-        start = time.perf_counter()
+        start = time.process_time()
         y.backward()
-        return time.perf_counter() - start
+        return time.process_time() - start
     finally:
         sys.setrecursionlimit(limit)
 
@@ -99,16 +107,17 @@ C_TORCH = 0.9
 
 
 def main():
-    rows = [("autograph fwd+bwd", per_run(autograph_step)),
-            ("numpy forward", per_run(numpy_forward))]
+    variants = {"autograph fwd+bwd": autograph_step, "numpy forward": numpy_forward}
     if torch is not None:
-        rows.append(("torch eager fwd+bwd", per_run(torch_step)))
+        variants["torch eager fwd+bwd"] = torch_step
+    best = best_of(variants)
     print("%d-op chain of add/mul/tanh on a (4, 4) float64 tensor" % OPS)
-    for name, sec in rows:
+    for name, sec in best.items():
         print("  %-22s %6.2f µs/op" % (name, sec / OPS * 1e6))
-    ratio = rows[0][1] / rows[1][1]
-    print("  autograph / numpy forward: %.1fx" % ratio)
-    deep = min(deep_backward() for _ in range(3))
+    print("  autograph / numpy forward: %.1fx" % (best["autograph fwd+bwd"] / best["numpy forward"]))
+    if torch is not None:
+        print("  autograph / torch: %.2fx" % (best["autograph fwd+bwd"] / best["torch eager fwd+bwd"]))
+    deep = min(deep_backward() for _ in range(5))
     print("%d-op 0-d chain, backward only (recursion limit 300): %.3f s" % (DEEP, deep))
 
 

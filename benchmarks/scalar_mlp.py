@@ -9,7 +9,10 @@ the script checks they compute the same losses before timing.
 
     PYTHONPATH=. python benchmarks/scalar_mlp.py            # micrograd and torch when importable
 
-Figures are seconds per step: the median of the timed steps, after one warm-up step.
+Times are CPU time of this process (one thread), which a busy machine disturbs less than wall
+time. Figures are seconds per step: the median of five steps after a warm-up step, each variant in
+turn from a freshly collected heap (interleaving their steps would make one pay for the cyclic
+garbage another leaves). micrograd is also timed with the collector off, its best case.
 """
 import os
 
@@ -26,6 +29,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import autograph as ag  # noqa: E402
+from autograph.forward import graph_nodes  # noqa: E402
 
 try:
     from micrograd.engine import Value
@@ -138,41 +142,38 @@ def setups():
     return out
 
 
-def time_steps(step, state, steps):
+def train(step, state, collect, steps):
+    """A warm-up step, then ``steps`` timed steps: (losses, median seconds a step)."""
+    gc.collect()                         # start clean: no garbage left by another variant
+    gc.enable() if collect else gc.disable()
     losses, times = [], []
-    for k in range(steps + 1):             # step 0 is the warm-up
-        lr = 1.0 - 0.9 * k / 100
-        start = time.perf_counter()
-        losses.append(step(state, lr))
-        times.append(time.perf_counter() - start)
+    for k in range(steps + 1):
+        start = time.process_time()
+        losses.append(step(state, 1.0 - 0.9 * k / 100))
+        times.append(time.process_time() - start)
+    gc.enable()
     return losses, statistics.median(times[1:])
 
 
-def main():
-    steps = {"autograph": 10, "micrograd": 3, "torch (0-d tensors)": 3}
-    results = {}
-    for name, (step, state) in setups().items():
-        gc.enable()
-        results[name] = time_steps(step, state, steps[name])
+def main(rounds=5):
+    variants = {name: (step, state, True) for name, (step, state) in setups().items()}
+    if "micrograd" in variants:
+        variants["micrograd, gc off"] = (micrograd_step, setups()["micrograd"][1], False)
+    results = {name: train(step, state, collect, rounds)
+               for name, (step, state, collect) in variants.items()}
     ref = results["autograph"][0]
     for name, (losses, _) in results.items():
-        n = len(losses)
-        if not np.allclose(losses, ref[:n], rtol=1e-9):
-            raise SystemExit("%s computed different losses: %s vs %s" % (name, losses, ref[:n]))
+        if not np.allclose(losses, ref, rtol=1e-9):
+            raise SystemExit("%s computed different losses: %s vs %s" % (name, losses, ref))
     x, y = moons()
     layers = scalar_mlp(initial_weights(), lambda v: ag.tensor(np.float64(v), requires_grad=True))
     loss, _ = loss_of(layers, [[ag.tensor(np.float64(v)) for v in r] for r in x], y, ag.relu)
-    from autograph.forward import graph_nodes
-    print("MLP %s on %d points: %d graph nodes a step, garbage collector on"
-          % ("-".join(map(str, SIZES)), len(x), len(graph_nodes([loss], constants=True))))
+    print("MLP %s on %d points: %d graph nodes a step; median of %d steps, garbage collector on "
+          "unless said" % ("-".join(map(str, SIZES)), len(x), len(graph_nodes([loss], constants=True)),
+                           rounds))
     base = results["autograph"][1]
-    for name, (losses, sec) in results.items():
-        print("  %-20s %7.3f s/step  (%.1fx autograph)" % (name, sec, sec / base))
-    if Value is not None:
-        gc.disable()
-        _, sec = time_steps(micrograd_step, setups()["micrograd"][1], steps["micrograd"])
-        gc.enable()
-        print("  %-20s %7.3f s/step  (%.1fx autograph)" % ("micrograd, gc off", sec, sec / base))
+    for name, (_, sec) in results.items():
+        print("  %-20s %7.3f s/step  (%.2fx autograph)" % (name, sec, sec / base))
 
 
 if __name__ == "__main__":
