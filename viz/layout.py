@@ -17,6 +17,7 @@ A ``Layout`` is computed from a ``Graph`` and the folding options, before any te
 from .graph import Scope
 
 DEEP_CLUSTERS = 400     # up to this many drawn nodes every scope gets a box, not only time steps
+ROW_LIMIT = 1500        # up to this many, the layout is tuned for looks over dot's speed
 
 
 class Item:
@@ -63,6 +64,12 @@ class Layout:
             self._fold_old_steps(keep_steps)
         self.items, self.edges = {}, {}
         self._build()
+        if len(self.items) <= ROW_LIMIT:
+            # stand-ins of the stack outside the step boxes keep the steps in a row; inside
+            # (drawn above this size, where dot's time matters more) they make a staircase
+            for item in self.items.values():
+                if item.kind == "sink":
+                    item.box = ()
         self.deep = len(self.items) <= DEEP_CLUSTERS
         if self.deep:
             for item in self.items.values():
@@ -217,7 +224,8 @@ class Layout:
                 src = self.var_item(i)
                 if src is None or src == dst:
                     continue
-                key = (src, dst, -1 if grouped or self.rolled else p)
+                merge = grouped or self.rolled or src[0] == "g"     # one edge per pair of nodes
+                key = (src, dst, -1 if merge else p)
                 e = edges.get(key)
                 if e is not None:
                     e.count += 1
@@ -284,7 +292,7 @@ class Layout:
     def _deep_box(self, item):
         if item.kind == "group":
             return self.groups[item.group].path[:-1]
-        if item.kind in ("proxy", "sink"):
+        if item.kind == "proxy":
             return item.box
         return self.attached.get(item.k) or self.graph.scope(item.k).parts
 
