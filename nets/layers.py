@@ -87,7 +87,6 @@ class Recurrent(Module):
         finals = []
         for layer in range(self.num_layers):
             if layer and self.training and self.dropout:
-                drop.training = True
                 inp = drop(inp)
             outs = []
             for reverse in range(self.num_directions):
@@ -127,10 +126,10 @@ class Recurrent(Module):
     # -- checking and shaping inputs -------------------------------------------------------
     def check_input(self, x):
         """True for a batched input; a clear error for a wrong rank or feature size."""
-        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
+        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size or not x.size:
             layout = "(batch, seq, %d)" if self.batch_first else "(seq, batch, %d)"
             raise ShapeError("%s: input of shape %s; expected %s or unbatched (seq, %d), the "
-                             "last axis being input_size=%d" % (
+                             "last axis being input_size=%d and no axis empty" % (
                                  self.describe(), x.shape, layout % self.input_size,
                                  self.input_size, self.input_size))
         return x.ndim == 3
@@ -140,7 +139,7 @@ class Recurrent(Module):
         if hx is None:
             return [cell.zero_state((B,), dtype) for cell, _, _ in self._tracks]
         sizes = self._tracks[-1][0].state_sizes
-        parts = hx if isinstance(hx, (tuple, list)) else (hx,)
+        parts = hx if isinstance(hx, tuple) else (hx,)
         if len(parts) != len(sizes):
             raise ShapeError("%s: hx must be %s, got %d tensor(s)" % (
                 self.describe(), "a tuple (h_0, c_0)" if len(sizes) == 2 else "one tensor",
