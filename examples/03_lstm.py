@@ -1,0 +1,152 @@
+"""Section 3 of the chapter: the vanishing gradient, and the LSTM that avoids it.
+
+The adding problem (two numbers marked in a long sequence; the target is their sum) needs a
+memory of T steps. The gradient norm ||dL/dh_t|| at each step t falls off exponentially for a
+tanh RNN and much less for an LSTM (one plot, log axis); the LSTM step is drawn gate by gate,
+written as the chapter writes it (figures 6.20-6.24) and checked against nets.LSTMCell; and the
+LSTM learns the adding problem while the RNN stays at the baseline of always answering 1.
+"""
+import os
+
+import numpy as np
+
+import common
+
+args = common.parse_args("03_lstm", __doc__)
+
+import autograph as ag  # noqa: E402
+import nets  # noqa: E402
+import viz  # noqa: E402
+
+out = args.out
+T, H, BATCH = (20, 16, 32) if args.small else (50, 32, 64)
+STEPS = 800 if args.small else 2000
+BASELINE = 1 / 6      # the variance of the sum of two U(0, 1) numbers: MSE of always answering 1
+
+
+def adding_batch(rng, n):
+    """(T, n, 2) inputs (a value, a marker) and (n, 1) targets: the sum of the two marked values,
+    one marked in each half of the sequence."""
+    values = rng.uniform(0, 1, (T, n))
+    marks = np.zeros((T, n))
+    cols = np.arange(n)
+    marks[rng.integers(0, T // 2, n), cols] = 1
+    marks[rng.integers(T // 2, T, n), cols] = 1
+    x = np.stack([values, marks], -1).astype(np.float32)
+    return x, (values * marks).sum(0)[:, None].astype(np.float32)
+
+
+class Adder(nets.Module):
+    """A recurrent layer read out once, after the last step."""
+
+    def __init__(self, layer):
+        super().__init__()
+        self.rnn, self.out = layer, nets.Linear(H, 1)
+
+    def forward(self, x):
+        h, _ = self.rnn(x)
+        return self.out(h[-1])
+
+
+def make(kind):
+    ag.manual_seed(1)
+    if kind == "lstm":
+        layer = nets.LSTM(2, H)
+        # Forget gate open at the start (bias 1, gate order i, f, g, o), a common initialisation
+        # that lets the cell state carry information across the whole sequence from step one.
+        layer.bias_hh_l0.data[H:2 * H] = 1.0
+        return Adder(layer)
+    return Adder(nets.RNN(2, H))
+
+
+def train(model, steps, rng):
+    opt = nets.optim.Adam(model.parameters(), lr=0.01)
+    for step in range(1, steps + 1):
+        x, y = adding_batch(rng, BATCH)
+        opt.zero_grad()
+        loss = nets.mse_loss(model(x), y)
+        loss.backward()
+        nets.clip_grad_norm(model.parameters(), 1.0)
+        opt.step()
+        if step % max(1, steps // 5) == 0:
+            print("    step %4d  mse %.4f" % (step, loss.item()))
+
+
+def test_mse(model, rng):
+    x, y = adding_batch(rng, 500)
+    with ag.no_grad():
+        return float(((model(x).data - y) ** 2).mean())
+
+
+def norms(model, x, y):
+    """||dL/dh_t|| for every step t of one batch's loss."""
+    return viz.grad_norms(nets.mse_loss(model(x), y), by="t")
+
+
+common.section("The adding problem, T = %d" % T)
+models = {"tanh RNN": make("rnn"), "LSTM": make("lstm")}
+probe = adding_batch(np.random.default_rng(0), BATCH)
+series = {}
+for name, model in models.items():
+    series[name + ", untrained"] = norms(model, *probe)
+results = {}
+for name, model in models.items():
+    print("  training the %s (%d steps, batch %d, Adam):" % (name, STEPS, BATCH))
+    train(model, STEPS, np.random.default_rng(2))
+    results[name] = test_mse(model, np.random.default_rng(3))
+    series[name + ", trained"] = norms(model, *probe)
+for name, mse in results.items():
+    print("  %-9s test MSE %.4f   (baseline of always answering 1: %.4f)" % (name, mse, BASELINE))
+assert results["LSTM"] < 0.5 * BASELINE, results
+assert results["LSTM"] < 0.5 * results["tanh RNN"], results
+
+common.section("Vanishing gradients: ||dL/dh_t|| against t")
+for name, values in series.items():
+    v = np.asarray(values, float)
+    print("  %-22s first step / last step = %.1e" % (name, v[0] / v[-1]))
+plot = os.path.join(out, "grad_norms.svg")
+viz.plot_grad_norms(series, plot)
+common.wrote(plot)
+
+common.section("Figures 6.20-6.24: one LSTM step, gate by gate")
+ag.manual_seed(0)
+cell = common.name_parameters(nets.LSTMCell(3, 4))
+x = ag.randn(1, 3, name="x_t")
+h_prev, c_prev = ag.randn(1, 4, name="h_t-1"), ag.randn(1, 4, name="C_t-1")
+hx = ag.concat([h_prev, x], axis=1)
+
+
+def named(t, name):
+    t.name = name
+    return t
+
+
+def gate(k, g):
+    """W_g . [h_t-1, x_t] + b_g, with W_g read from the cell's PyTorch layout (i, f, g, o)."""
+    rows = slice(k * 4, (k + 1) * 4)
+    W = named(ag.concat([cell.weight_hh[rows], cell.weight_ih[rows]], axis=1), "W_" + g)
+    return hx @ W.T + named(cell.bias_ih[rows] + cell.bias_hh[rows], "b_" + g)
+
+
+with ag.scope("forget_gate"):
+    f = named(ag.sigmoid(gate(1, "f")), "f_t")
+with ag.scope("input_gate"):
+    i = named(ag.sigmoid(gate(0, "i")), "i_t")
+    c_tilde = named(ag.tanh(gate(2, "C")), "C~_t")
+with ag.scope("output_gate"):
+    o = named(ag.sigmoid(gate(3, "o")), "o_t")
+with ag.scope("state_update"):
+    c = named(f * c_prev + i * c_tilde, "C_t")
+    h = named(o * ag.tanh(c), "h_t")
+h_cell, c_cell = cell(x, (h_prev, c_prev))
+assert np.allclose(h.data, h_cell.data, atol=1e-6) and np.allclose(c.data, c_cell.data, atol=1e-6)
+print("the chapter's equations give nets.LSTMCell's h_t and C_t")
+pictures = [("lstm_cell.svg", h_cell, "6.20 the cell as nets.LSTMCell records it"),
+            ("forget_gate.svg", f, "6.21 f_t = sigmoid(W_f [h_t-1, x_t] + b_f)"),
+            ("input_gate.svg", i * c_tilde, "6.22 i_t * C~_t, C~_t = tanh(W_C [h_t-1, x_t] + b_C)"),
+            ("output_gate.svg", o, "6.23 o_t = sigmoid(W_o [h_t-1, x_t] + b_o)"),
+            ("state_update.svg", h, "6.24 C_t = f_t C_t-1 + i_t C~_t, h_t = o_t tanh(C_t)")]
+for name, root, what in pictures:
+    path = os.path.join(out, name)
+    viz.render(root.sum(), path, rankdir="TB")
+    print("  %-32s %s" % (path, what))
