@@ -62,8 +62,12 @@ class Cell(Module):
                                      b=self.input_bias(get))
 
     def input_bias(self, get):
-        biases = [get(n) for n in self.folded_bias if get(n) is not None]
-        return biases[0] + biases[1] if len(biases) == 2 else (biases[0] if biases else None)
+        total = None
+        for name in self.folded_bias:
+            b = get(name)
+            if b is not None:
+                total = b if total is None else total + b
+        return total
 
     def project(self, x, p):
         """x W_ihᵀ + b for every row of ``x``."""
@@ -79,8 +83,9 @@ class Cell(Module):
         return state[0] if type(state) is tuple else state
 
     # -- standalone use ----------------------------------------------------------------------
-    def forward(self, x, state=None):
-        """One step: ``x`` of shape (B, I) or (I,), ``state`` as ``step`` takes it (zeros if None)."""
+    def forward(self, x, state=None, **step_args):
+        """One step: ``x`` of shape (B, I) or (I,), ``state`` as ``step`` takes it (zeros if
+        None); keywords go to ``step`` (a CTRNN's ``dt``)."""
         x = ag.as_tensor(x)
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ShapeError("%s: input of shape %s; expected (batch, %d) or (%d,) "
@@ -92,7 +97,7 @@ class Cell(Module):
         self.check_state(state, lead)
         state = tuple(map(ag.as_tensor, state)) if type(state) is tuple else ag.as_tensor(state)
         p = self.prepare(lambda name: getattr(self, name))
-        return self.step(self.project(x, p), state, p)
+        return self.step(self.project(x, p), state, p, **step_args)
 
     def zero_state(self, lead, dtype):
         zeros = tuple(ag.zeros(lead + (n,), dtype=dtype) for n in self.state_sizes)

@@ -123,6 +123,8 @@ def test_ctrnn_euler_step_with_tau_equal_to_dt_is_an_elman_update():
     w = {k: v for k, v in cell.state_dict().items()}
     elman = sigmoid(y + w["bias_hh"]) @ w["weight_hh"].T + x @ w["weight_ih"].T + w["bias_ih"]
     np.testing.assert_allclose(cell(x, y).numpy(), elman, rtol=1e-12, atol=1e-14)
+    halfway = y + 0.5 * (elman - y)                     # dt = τ/2: half the way there
+    np.testing.assert_allclose(cell(x, y, dt=dt / 2).numpy(), halfway, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("solver,order", [("rk4", 4), ("euler", 1)])
