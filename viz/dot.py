@@ -28,7 +28,7 @@ SCALE = ("#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c", "#22a
 ZERO, NAN, INF = "#d9d9d9", "#ff33cc", "#e31a1c"
 
 OP_SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "pow": "^", "neg": "−",
-              "matmul": "@", "sigmoid": "σ", "transpose": "ᵀ", "broadcast_to": "broadcast"}
+              "matmul": "@", "sigmoid": "σ", "transpose": "xᵀ", "broadcast_to": "broadcast"}
 
 
 class Picture:
