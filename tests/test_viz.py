@@ -280,3 +280,24 @@ def test_color_by_grad_uses_the_fixed_scale_and_marks_nan_inf_zero():
     dot = viz.picture(e, color_by="grad").dot
     assert 'id="v1" fillcolor="#bddf26"' in dot       # de/db = 5: log10 rounds to the 1e1 colour
     assert 'id="v0" fillcolor="#7ad151"' in dot       # de/da = 2: the 1e0 colour
+
+
+# -- the recurrent layers of nets -------------------------------------------------------------
+def nets_lstm_loss(T, **kw):
+    import nets
+    ag.manual_seed(0)
+    x = np.random.default_rng(0).standard_normal((T, 2, 3)).astype(np.float32)
+    out, _ = nets.LSTM(3, 4, **kw)(x)
+    return out.sum()
+
+
+def test_nets_layers_get_one_box_per_step_for_every_layer_and_direction():
+    T = 3
+    dot = viz.picture(nets_lstm_loss(T, num_layers=2, bidirectional=True)).dot
+    assert steps_per_track(dot) == {"lstm": [0, 1, 2], "lstm_reverse": [2, 1, 0],
+                                    "lstm_l1": [0, 1, 2], "lstm_l1_reverse": [2, 1, 0]}
+    sizes = [len(viz.picture(nets_lstm_loss(T), rolled=True, max_nodes=None).layout.items)
+             for T in (4, 9)]
+    assert sizes[0] == sizes[1]
+    norms = viz.grad_norms(nets_lstm_loss(5))
+    assert norms.shape == (5,) and np.all(norms > 0)
