@@ -9,6 +9,7 @@ import pytest
 
 import autograph as ag
 import nets
+from autograph.forward import graph_nodes
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
@@ -165,3 +166,107 @@ def test_clip_grad_value_matches_pytorch():
     nets.clip_grad_value(params, 0.7)
     for i, p in enumerate(params):
         np.testing.assert_array_equal(p.grad.data, OPTIM["clip_value/%d" % i])
+
+
+# -- truncated backpropagation through time ----------------------------------------------------
+def _chunk_loss(rnn, x, h0):
+    out, h = rnn(x, h0)
+    return (out * out).sum(), h
+
+
+def test_truncated_bptt_detaches_state_between_chunks():
+    """Carrying ``h.detach()`` into the next chunk cuts the graph there: the next chunk's gradient
+    is that of the chunk alone, started from a constant state. Finite differences show which
+    objective each gradient belongs to."""
+    ag.manual_seed(0)
+    rnn = nets.RNN(3, 4).double()
+    x = np.random.default_rng(0).standard_normal((10, 2, 3))
+    first, second = ag.tensor(x[:5]), ag.tensor(x[5:])
+    w = rnn.weight_hh_l0
+
+    loss1, h = _chunk_loss(rnn, first, None)
+    loss1.backward()
+    carried = h.detach()
+    assert carried.is_leaf and not carried.requires_grad
+    rnn.zero_grad()
+    loss2, _ = _chunk_loss(rnn, second, carried)
+    # the second chunk's graph holds no op of the first, and no leaf but the parameters
+    nodes = graph_nodes([loss2])
+    assert all(t.is_leaf or t.id > carried.id for t in nodes)
+    assert {t.id for t in nodes if t.is_leaf} == {p.id for p in rnn.parameters()}
+    loss2.backward()
+    truncated = w.grad.data.copy()
+
+    rnn.zero_grad()
+    full, _ = _chunk_loss(rnn, second, _chunk_loss(rnn, first, None)[1])
+    assert len(graph_nodes([full])) > 1.5 * len(nodes)     # without the cut: both chunks
+    full.backward()
+    untruncated = w.grad.data.copy()
+
+    def objective(recompute_state, i, j, eps):
+        w.data[i, j] += eps
+        h0 = _chunk_loss(rnn, first, None)[1] if recompute_state else carried
+        value = _chunk_loss(rnn, second, h0)[0].item()
+        w.data[i, j] -= eps
+        return value
+
+    with ag.no_grad():
+        for i, j in [(0, 1), (2, 3)]:
+            for recompute, grad in [(False, truncated), (True, untruncated)]:
+                fd = (objective(recompute, i, j, 1e-6) - objective(recompute, i, j, -1e-6)) / 2e-6
+                np.testing.assert_allclose(grad[i, j], fd, rtol=1e-6)
+    assert np.abs(truncated - untruncated).max() > 1e-3     # the cut really changed something
+
+
+# -- learning: the adding problem ---------------------------------------------------------------
+def adding_batch(rng, batch, steps=50):
+    """Inputs (T, B, 2): a value in [0, 1) and a marker that is 1 at two steps, one in each half;
+    the target is the sum of the two marked values. Predicting its mean (1) gives MSE 1/6."""
+    values = rng.random((steps, batch))
+    marks = np.zeros((steps, batch))
+    cols = np.arange(batch)
+    marks[rng.integers(0, steps // 2, batch), cols] = 1
+    marks[rng.integers(steps // 2, steps, batch), cols] = 1
+    x = np.stack([values, marks], -1).astype(np.float32)
+    return x, (values * marks).sum(0, keepdims=True).T.astype(np.float32)
+
+
+class Adder(nets.Module):
+    def __init__(self, layer, hidden):
+        super().__init__()
+        self.rnn = layer(2, hidden)
+        self.head = nets.Linear(hidden, 1)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.head(out[-1])
+
+
+def train_adder(layer, max_steps, seed=0, hidden=32, batch=64, target=None):
+    """Adam on fresh batches; returns (test MSE, steps taken). Stops early below ``target``."""
+    ag.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = Adder(layer, hidden)
+    opt = nets.optim.Adam(model.parameters(), lr=1e-2)
+    x_test, y_test = adding_batch(np.random.default_rng(1000), 500)
+    mse = None
+    for step in range(1, max_steps + 1):
+        x, y = adding_batch(rng, batch)
+        loss = nets.mse_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 100 == 0:
+            with ag.no_grad():
+                mse = nets.mse_loss(model(x_test), y_test).item()
+            if target is not None and mse < target:
+                break
+    return mse, step
+
+
+@pytest.mark.slow
+def test_lstm_learns_the_adding_problem_where_a_tanh_rnn_does_not():
+    lstm_mse, steps = train_adder(nets.LSTM, max_steps=3000, target=0.01)
+    assert lstm_mse < 0.01, "LSTM test MSE %.4f after %d steps" % (lstm_mse, steps)
+    rnn_mse, _ = train_adder(nets.RNN, max_steps=steps)       # the same budget
+    assert rnn_mse > 0.1, "tanh RNN test MSE %.4f: expected to stay near 1/6" % rnn_mse
