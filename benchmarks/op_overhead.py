@@ -13,25 +13,14 @@ time. Each figure is the best of nine runs of at least 0.1 s; the variants take 
 that a busy machine slows them alike (the ratios are the figures to compare). The deep chain's
 backward is the best of five.
 """
-import os
+from common import seconds_per_call, torch  # first: one BLAS thread before numpy loads
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ[_var] = "1"
+import sys
+import time
 
-import sys    # noqa: E402
-import time   # noqa: E402
+import numpy as np
 
-import numpy as np   # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import autograph as ag   # noqa: E402
-
-try:
-    import torch
-    torch.set_num_threads(1)
-except ImportError:
-    torch = None
+import autograph as ag
 
 OPS = 100          # per chain: 34 add, 33 mul, 33 tanh
 DEEP = 100_000
@@ -48,16 +37,6 @@ def chain(x, c, tanh):
         else:
             y = tanh(y)
     return y
-
-
-def seconds_per_call(fn, min_time=0.1):
-    n, start = 0, time.process_time()
-    while True:
-        fn()
-        n += 1
-        elapsed = time.process_time() - start
-        if elapsed >= min_time:
-            return elapsed / n
 
 
 def best_of(variants, rounds=9):

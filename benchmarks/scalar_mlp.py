@@ -14,32 +14,21 @@ time. Figures are seconds per step: the median of five steps after a warm-up ste
 turn from a freshly collected heap (interleaving their steps would make one pay for the cyclic
 garbage another leaves). micrograd is also timed with the collector off, its best case.
 """
-import os
+from common import torch  # first: one BLAS thread before numpy loads
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ[_var] = "1"
+import gc
+import statistics
+import time
 
-import gc          # noqa: E402
-import statistics  # noqa: E402
-import sys         # noqa: E402
-import time        # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import autograph as ag  # noqa: E402
-from autograph.forward import graph_nodes  # noqa: E402
+import autograph as ag
+from autograph.forward import graph_nodes
 
 try:
     from micrograd.engine import Value
 except ImportError:
     Value = None
-try:
-    import torch
-    torch.set_num_threads(1)
-except ImportError:
-    torch = None
 
 SIZES = (2, 16, 16, 1)
 ALPHA = 1e-4        # L2 weight, as in micrograd's demo
@@ -88,79 +77,65 @@ def loss_of(layers, X, Y, relu):
     return data_loss + reg_loss, params
 
 
-# -- one training step per implementation ------------------------------------------------------
-def autograph_step(state, lr):
-    layers, X, Y = state
-    loss, params = loss_of(layers, X, Y, ag.relu)
-    for p in params:
-        p.grad = None
-    loss.backward()
+# -- the implementations: how to make a number, relu, and an SGD update that clears the grads ----
+def autograph_sgd(params, lr):
     for p in params:
         p.data = p.data - lr * p.grad.data
-    return loss.item()
+        p.grad = None
 
 
-def micrograd_step(state, lr):
-    layers, X, Y = state
-    loss, params = loss_of(layers, X, Y, lambda v: v.relu())
-    for p in params:
-        p.grad = 0
-    loss.backward()
+def micrograd_sgd(params, lr):
     for p in params:
         p.data -= lr * p.grad
-    return loss.data
+        p.grad = 0
 
 
-def torch_step(state, lr):
-    layers, X, Y = state
-    loss, params = loss_of(layers, X, Y, torch.relu)
-    for p in params:
-        p.grad = None
-    loss.backward()
+def torch_sgd(params, lr):
     with torch.no_grad():
         for p in params:
             p -= lr * p.grad
-    return loss.item()
+            p.grad = None
 
 
-def setups():
-    x, y = moons()
-    weights = initial_weights()
-    out = {"autograph": (autograph_step, (
-        scalar_mlp(weights, lambda v: ag.tensor(np.float64(v), requires_grad=True)),
-        [[ag.tensor(np.float64(v)) for v in row] for row in x], [float(v) for v in y]))}
+def implementations():
+    """name -> (number maker(value, requires_grad), relu, sgd) for each importable library."""
+    out = {"autograph": (lambda v, grad: ag.tensor(np.float64(v), requires_grad=grad),
+                         ag.relu, autograph_sgd)}
     if Value is not None:
-        out["micrograd"] = (micrograd_step, (
-            scalar_mlp(weights, lambda v: Value(float(v))),
-            [[Value(float(v)) for v in row] for row in x], [float(v) for v in y]))
+        out["micrograd"] = (lambda v, grad: Value(float(v)), lambda v: v.relu(), micrograd_sgd)
     if torch is not None:
-        out["torch (0-d tensors)"] = (torch_step, (
-            scalar_mlp(weights, lambda v: torch.tensor(float(v), dtype=torch.float64,
-                                                       requires_grad=True)),
-            [[torch.tensor(float(v), dtype=torch.float64) for v in row] for row in x],
-            [float(v) for v in y]))
+        out["torch (0-d tensors)"] = (
+            lambda v, grad: torch.tensor(float(v), dtype=torch.float64, requires_grad=grad),
+            torch.relu, torch_sgd)
     return out
 
 
-def train(step, state, collect, steps):
-    """A warm-up step, then ``steps`` timed steps: (losses, median seconds a step)."""
+def train(number, relu, sgd, collect, steps):
+    """A warm-up step, then ``steps`` timed steps from the same start for every implementation:
+    (losses, median seconds a step)."""
+    x, y = moons()
+    layers = scalar_mlp(initial_weights(), lambda v: number(v, True))
+    X = [[number(v, False) for v in row] for row in x]
+    Y = [float(v) for v in y]
     gc.collect()                         # start clean: no garbage left by another variant
     gc.enable() if collect else gc.disable()
     losses, times = [], []
     for k in range(steps + 1):
         start = time.process_time()
-        losses.append(step(state, 1.0 - 0.9 * k / 100))
+        loss, params = loss_of(layers, X, Y, relu)
+        loss.backward()
+        sgd(params, 1.0 - 0.9 * k / 100)
         times.append(time.process_time() - start)
+        losses.append(float(loss.data))
     gc.enable()
     return losses, statistics.median(times[1:])
 
 
-def main(rounds=5):
-    variants = {name: (step, state, True) for name, (step, state) in setups().items()}
+def main(steps=5):
+    variants = {name: impl + (True,) for name, impl in implementations().items()}
     if "micrograd" in variants:
-        variants["micrograd, gc off"] = (micrograd_step, setups()["micrograd"][1], False)
-    results = {name: train(step, state, collect, rounds)
-               for name, (step, state, collect) in variants.items()}
+        variants["micrograd, gc off"] = variants["micrograd"][:3] + (False,)
+    results = {name: train(*impl, steps) for name, impl in variants.items()}
     ref = results["autograph"][0]
     for name, (losses, _) in results.items():
         if not np.allclose(losses, ref, rtol=1e-9):
@@ -169,8 +144,8 @@ def main(rounds=5):
     layers = scalar_mlp(initial_weights(), lambda v: ag.tensor(np.float64(v), requires_grad=True))
     loss, _ = loss_of(layers, [[ag.tensor(np.float64(v)) for v in r] for r in x], y, ag.relu)
     print("MLP %s on %d points: %d graph nodes a step; median of %d steps, garbage collector on "
-          "unless said" % ("-".join(map(str, SIZES)), len(x), len(graph_nodes([loss], constants=True)),
-                           rounds))
+          "unless said" % ("-".join(map(str, SIZES)), len(x),
+                           len(graph_nodes([loss], constants=True)), steps))
     base = results["autograph"][1]
     for name, (_, sec) in results.items():
         print("  %-20s %7.3f s/step  (%.2fx autograph)" % (name, sec, sec / base))

@@ -1,0 +1,33 @@
+"""What the benchmarks share. Import it first: it sets one BLAS/OpenMP thread (before numpy is
+loaded, or it has no effect), puts the repository on the path, and gives ``torch`` with one
+thread when it is importable (else None), so that every library is measured on one core.
+
+    from common import seconds_per_call, torch   # before importing numpy
+"""
+import os
+import sys
+import time
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+try:
+    import torch
+    torch.set_num_threads(1)
+except ImportError:
+    torch = None
+
+
+def seconds_per_call(fn, min_time=0.1, clock=time.process_time):
+    """Mean seconds per call of ``fn``, calling it until ``min_time`` has passed on ``clock``
+    (CPU time of this process by default: other jobs on the machine disturb it less)."""
+    n, start = 0, clock()
+    while True:
+        fn()
+        n += 1
+        elapsed = clock() - start
+        if elapsed >= min_time:
+            return elapsed / n
