@@ -85,6 +85,13 @@ def test_local_derivatives_on_edges():
     assert len(re.findall(r'-> o[24] \[label="1"\]', pic.dot)) == 3
 
 
+def test_shape_edge_labels():
+    loss, _, _ = lstm(1, last_only=True)
+    dot = viz.picture(loss, edge_labels="shape").dot
+    assert re.search(r'v0 -> o6 \[label="\[12,2\]"\]', dot)        # weight_ih into its transpose
+    assert dot.count('label="[1,3]"') >= 6
+
+
 def test_local_jacobian_norm_of_a_tensor_edge():
     x = ag.tensor(np.array([0.1, -0.5, 2.0]), requires_grad=True, name="x")
     y = ag.tanh(x)

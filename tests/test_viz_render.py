@@ -57,7 +57,7 @@ def test_user_names_are_escaped(tmp_path):
         y = x * x
     y.name = evil
     path = str(tmp_path / "evil.svg")
-    viz.render(y, path)
+    viz.render(y, path, color_by="grad", edge_labels="shape")
     text = open(path, encoding="utf-8").read()
     assert "<script" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     root = ET.parse(path).getroot()                     # still well-formed XML

@@ -7,6 +7,7 @@ rendered from it keeps those ids as element ids, with classes (``var``, ``op``, 
 ``group``, ``param``, ``const``, ``nan``, ``t<k>``, ``n<k>`` for tensor k) and tooltips, so a web
 page can find a tensor's nodes.
 """
+import html
 import inspect
 
 import numpy as np
@@ -191,11 +192,12 @@ def path_notes(graph, paths):
         else:
             notes.append("  %s : ‖product‖ = %s" % (hops, fmt(norm(product))))
     total = paths.total
-    line = "sum = %s" % (fmt(float(total)) if total.size == 1 else "‖sum‖ " + fmt(norm(total)))
+    scalar_sum = total.size == 1
+    line = ("sum = %s" if scalar_sum else "‖sum‖ = %s") % fmt(float(total) if scalar_sum else norm(total))
     if paths.grad is not None:
         g = paths.grad
-        line += "; backward() gives d%s/d%s = %s" % (
-            dst, src, fmt(float(g)) if g.size == 1 else "‖·‖ " + fmt(norm(g)))
+        said = "d%s/d%s = %s" if g.size == 1 else "‖d%s/d%s‖ = %s"
+        line += "; backward() gives " + said % (dst, src, fmt(float(g) if g.size == 1 else norm(g)))
     notes.append(line)
     return notes
 
@@ -495,7 +497,7 @@ class Writer:
                   '<td bgcolor="%s"><font color="white">Inf</font></td>' % INF]
         return ('legend [id="legend" class="legend" shape=plaintext style="" label=<<table '
                 'border="0" cellborder="1" cellspacing="0" cellpadding="3"><tr><td>%s</td>%s'
-                '</tr></table>>]' % (head.replace("&", "&amp;"), "".join(cells)))
+                '</tr></table>>]' % (html.escape(head), "".join(cells)))
 
 
 def _amount(a):
