@@ -203,9 +203,10 @@ class LSTMCell(Cell):
 
         i = σ(W_ii x + W_hi h + b_i)        f = σ(W_if x + W_hf h + b_f)
         g = tanh(W_ig x + W_hg h + b_g)     o = σ(W_io x + W_ho h + b_o)
-        c' = f ⊙ c + i ⊙ g                  h' = o ⊙ tanh(c')      (h' = W_hr (o ⊙ tanh c') with proj_size)
+        c' = f ⊙ c + i ⊙ g                  h' = o ⊙ tanh(c')
 
-    The state is (h, c); a step returns (h', c')."""
+    With ``proj_size`` h' = W_hr (o ⊙ tanh c') has proj_size entries. The state is (h, c); a step
+    returns (h', c')."""
 
     track = "lstm"
     gates = 4

@@ -153,19 +153,19 @@ def test_bad_inputs_raise_clear_errors_and_change_nothing(call, words):
         call(m)
     for w in words:
         assert w in str(err.value), (w, str(err.value))
-    after = unchanged(m)
-    assert all(np.array_equal(before[0][k], after[0][k]) for k in before[0]) and before[1] == after[1]
+    values, grads = unchanged(m)
+    assert all(np.array_equal(before[0][k], values[k]) for k in values) and before[1] == grads
 
 
 def test_unknown_nonlinearity_and_solver_are_named():
-    for make, words in ((lambda: nets.RNN(I, H, nonlinearity="sigmoid"), ["RNN(3, 5", "'sigmoid'",
-                                                                         "'tanh', 'relu'"]),
-                        (lambda: nets.RNNCell(I, H, nonlinearity="gelu"), ["RNNCell(3, 5)", "gelu"]),
-                        (lambda: nets.JordanCell(I, H, 2, output_nonlinearity="elu"), ["elu"]),
-                        (lambda: nets.CTRNN(I, H, solver="midpoint"), ["CTRNN(3, 5", "midpoint",
-                                                                       "rk4"]),
-                        (lambda: nets.CTRNNCell(I, H, tau=[1, 0, 1, 1, 1]), ["tau", "positive"]),
-                        (lambda: nets.LSTM(I, H, proj_size=H), ["proj_size"])):
+    cases = [(lambda: nets.RNN(I, H, nonlinearity="sigmoid"), ["RNN(3, 5", "'sigmoid'",
+                                                              "'tanh', 'relu'"]),
+             (lambda: nets.RNNCell(I, H, nonlinearity="gelu"), ["RNNCell(3, 5)", "gelu"]),
+             (lambda: nets.JordanCell(I, H, 2, output_nonlinearity="elu"), ["elu"]),
+             (lambda: nets.CTRNN(I, H, solver="midpoint"), ["CTRNN(3, 5", "midpoint", "rk4"]),
+             (lambda: nets.CTRNNCell(I, H, tau=[1, 0, 1, 1, 1]), ["tau", "positive"]),
+             (lambda: nets.LSTM(I, H, proj_size=H), ["proj_size"])]
+    for make, words in cases:
         with pytest.raises(ValueError) as err:
             make()
         for w in words:
