@@ -114,6 +114,22 @@ def test_every_listed_function_is_covered():
         assert any(("." + name) in k.split() for k in FUNCTIONS), name
 
 
+def test_the_other_listed_names_exist():
+    names = ("tensor zeros ones full arange randn rand manual_seed set_default_dtype no_grad "
+             "enable_grad scope detect_anomaly grad value_and_grad vjp jvp jacobian hessian "
+             "gradcheck").split()
+    for name in names:
+        assert callable(getattr(ag, name)), name
+    for err in (ag.ShapeError, ag.AnomalyError, ag.GradcheckError):
+        assert issubclass(err, ag.AutogradError)
+    for attr in ("data", "grad", "requires_grad", "is_leaf", "name", "shape", "ndim", "dtype",
+                 "size", "T"):
+        getattr(ag.tensor([1.0, 2.0]), attr)
+    for method in ("numpy", "item", "backward", "detach", "retain_grad", "register_hook",
+                   "zero_grad", "__array__"):
+        assert callable(getattr(ag.Tensor, method)), method
+
+
 def test_creation_functions():
     assert ag.zeros(2, 3).shape == (2, 3) and not ag.zeros(2, 3).numpy().any()
     assert ag.zeros((2, 3)).shape == (2, 3)
