@@ -390,7 +390,7 @@ def test_gradcheck_at_second_order_catches_a_rule_that_is_not_differentiable():
     try:
         f = lambda t: P.TABLE["square_flat"](t)            # noqa: E731
         assert ag.gradcheck(f, [np.array([1.0, 2.0])])
-        with pytest.raises((ag.GradcheckError, ag.AutogradError)):
+        with pytest.raises(ag.GradcheckError, match="analytic 0"):
             ag.gradcheck(f, [np.array([1.0, 2.0])], order=2)
     finally:
         del P.TABLE["square_flat"]
