@@ -27,7 +27,8 @@ def count(model):
 common.section("Figures 6.19 and 6.25: one step of a GRU and of a peephole LSTM")
 ag.manual_seed(0)
 x, h0, c0 = ag.randn(1, 3, name="x_t"), ag.randn(1, 4, name="h_t-1"), ag.randn(1, 4, name="c_t-1")
-gru, peephole, lstm = nets.GRUCell(3, 4), nets.PeepholeLSTMCell(3, 4), nets.LSTMCell(3, 4)
+gru, peephole, lstm = (common.name_parameters(cell(3, 4)) for cell in (
+    nets.GRUCell, nets.PeepholeLSTMCell, nets.LSTMCell))
 for name, step in (("gru_cell.svg", gru(x, h0)), ("peephole_lstm_cell.svg", peephole(x, (h0, c0))[0])):
     path = os.path.join(out, name)
     viz.render(step.sum(), path, rankdir="TB")
@@ -37,7 +38,7 @@ print("parameters for input 3, hidden 4: GRU %d (two gates and a candidate), LST
 assert count(gru) < count(lstm) < count(peephole)
 
 common.section("Figures 6.26 and 6.27: a bidirectional RNN")
-birnn = nets.RNN(3, 4, bidirectional=True)
+birnn = common.name_parameters(nets.RNN(3, 4, bidirectional=True))
 y, h_n = birnn(ag.randn(3, 1, 3, name="x"))
 path = os.path.join(out, "bidirectional.svg")
 viz.render(y.sum(), path)
@@ -130,7 +131,7 @@ common.wrote(path)
 # times; a copy with tau = 1 learns tau by gradient descent through the integrator, each step
 # integrating over the gap since the previous sample.
 rng = np.random.default_rng(0)
-N = 40 if args.small else 80
+N = 40     # about one period: over several, fitting a period by gradient descent has local minima
 gaps = rng.uniform(0.1, 0.9, N).astype(np.float32)
 times = np.cumsum(gaps)
 silence = np.zeros((N, 1, 1), np.float32)
