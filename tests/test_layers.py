@@ -180,3 +180,19 @@ def test_cells_check_their_inputs():
         cell(np.zeros((2, I)), (np.zeros((2, H)), np.zeros((2, 4))))
     with pytest.raises(ag.ShapeError, match="dt of shape"):
         nets.CTRNN(I, H)(np.zeros((T, B, I)), dt=np.ones(T + 1))
+
+
+def test_ctrnn_dt_follows_the_input_layout_and_gets_a_gradient():
+    m = nets.CTRNN(I, H, solver="rk4", unfolds=2).double()
+    x, dt = rng.standard_normal((T, B, I)), rng.uniform(0.1, 0.9, (T, B))
+    out, h = m(x, dt=dt)
+    m.batch_first = True
+    out_bf, h_bf = m(np.swapaxes(x, 0, 1), dt=dt.T)
+    np.testing.assert_allclose(np.swapaxes(out_bf.numpy(), 0, 1), out.numpy(), rtol=1e-13)
+    np.testing.assert_allclose(h_bf.numpy(), h.numpy(), rtol=1e-13)
+    m.batch_first = False
+    step = ag.tensor(np.float64(0.4), requires_grad=True)
+    out, _ = m(x, dt=step)
+    out.sum().backward()
+    assert step.grad is not None and step.grad.shape == ()
+    np.testing.assert_allclose(out.numpy(), m(x, dt=np.full(T, 0.4))[0].numpy(), rtol=1e-14)
