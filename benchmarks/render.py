@@ -71,7 +71,7 @@ def main():
         print("%-6d %-8d %-9d %-10s %-9s %-9s %.0fx" % (
             T, len(pic.graph), len(pic.layout.items), "%.3f s" % ref, "%.3f s" % text,
             "%.2f s" % svg, svg / ref))
-    loss, _ = lstm_loss(230)
+    loss, _ = lstm_loss(290)
     pic = viz.picture(loss, max_nodes=None)
     text = best(lambda: viz.picture(loss, max_nodes=None), repeat=2)
     plain = best(lambda: viz.picture(loss, max_nodes=None, show=("name", "shape")), repeat=2)
