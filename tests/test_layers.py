@@ -196,3 +196,24 @@ def test_ctrnn_dt_follows_the_input_layout_and_gets_a_gradient():
     out.sum().backward()
     assert step.grad is not None and step.grad.shape == ()
     np.testing.assert_allclose(out.numpy(), m(x, dt=np.full(T, 0.4))[0].numpy(), rtol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU", "PeepholeLSTM", "CTRNN"])
+def test_one_matmul_for_the_input_and_one_per_step(name):
+    """The shape of the computation the speed rests on: per track, the input projection of all
+    steps is one matmul and each step's gates come from one recurrent matmul."""
+    from autograph.forward import graph_nodes
+    m = LAYERS[name](num_layers=2, bidirectional=True)
+    x = ag.tensor(rng.standard_normal((T, B, I)).astype(np.float32), requires_grad=True)
+    out, _ = m(x)
+    matmuls = {}
+    for node in graph_nodes([out]):
+        if node.op_name == "matmul":
+            matmuls[node.scope] = matmuls.get(node.scope, 0) + 1
+    solves = 4 if name == "CTRNN" else 1                # RK4 evaluates W σ(y + θ) four times
+    for track in ("_l0", "_l0_reverse", "_l1", "_l1_reverse"):
+        scope = m._tracks[0][0].track + track.replace("_l0", "", 1)
+        assert matmuls.pop(scope) == 1, scope
+        for t in range(T):
+            at = "%s[t=%d]" % (scope, t)
+            assert sum(n for s, n in matmuls.items() if s.startswith(at)) == solves, at
