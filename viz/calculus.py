@@ -206,5 +206,3 @@ def norm(a):
     """Frobenius norm in float64 (NaN or Inf if any entry is)."""
     a = np.asarray(a, dtype=np.float64)
     return float(np.sqrt(np.vdot(a, a).real)) if a.size else 0.0
-def is_tensor(x):
-    return isinstance(x, Tensor)
