@@ -65,8 +65,9 @@ def _walk(output):
         if t._op is not None:
             if t._inputs is None:
                 raise AutogradError(
-                    "viz: the graph through '%s'%s was freed by backward(); draw it before "
-                    "calling backward(), or call backward(retain_graph=True) to keep it"
+                    "viz: the graph through '%s'%s was freed by backward(); draw it (or take "
+                    "its gradient norms) before calling backward(), or call "
+                    "backward(retain_graph=True) to keep it"
                     % (t._op.name, " (scope '%s')" % t._scope if t._scope else ""))
             stack.extend(t._inputs)
     return [seen[k] for k in sorted(seen)]
