@@ -141,7 +141,7 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                     grads[k] = gi
                     nodes[k] = x
                     heappush(heap, -k)
-                elif create_graph or isinstance(prev, np.generic):
+                elif create_graph or isinstance(prev, np.generic) and type(gi) is not Scatter:
                     grads[k] = prev + gi                 # no buffer to reuse
                 else:
                     grads[k] = _accumulate(prev, gi, k, owned)

@@ -213,6 +213,12 @@ def test_integer_array_indexing_scatter_adds_repeated_indices():
     np.testing.assert_allclose(m.grad.numpy(), [[0, 0, 0], [1, 0, 1]])
 
 
+def test_indexing_a_0d_tensor_several_times():
+    x = f64(2.0, requires_grad=True)
+    (x[()] * x[...] + x[None].sum() + x * x[()]).backward()
+    assert x.grad.item() == 2 * 2 + 1 + 2 * 2
+
+
 def test_boolean_mask_indexing():
     x = f64([1.0, -2.0, 3.0], requires_grad=True)
     (x[x.numpy() > 0] ** 2).sum().backward()
