@@ -140,7 +140,7 @@ def test_forward_and_reverse_mode_labels():
     Z = ag.sin(Y) if hasattr(ag, "sin") else ag.tanh(Y)
     Z.name = "Z"
     dYdX, dZdX = 2 * 1.5, 2 * 1.5 * (1 - np.tanh(1.5 ** 2) ** 2)
-    fwd = viz.picture(Z, mode="forward", wrt=X).dot
+    fwd = viz.picture(Z, mode="forward", wrt=X, show=("name", "value")).dot
     assert "∂Y/∂X = %.4g" % dYdX in fwd and "∂Z/∂X = %.4g" % dZdX in fwd
     rev = viz.picture(Z, mode="reverse").dot
     assert "∂Z/∂X = %.4g" % dZdX in rev and "∂Z/∂Y = %.4g" % (1 - np.tanh(1.5 ** 2) ** 2) in rev

@@ -69,7 +69,8 @@ def draw(output, **options):
       Jacobian's shape and norm for tensors), "shape" the shape flowing along it.
     - ``highlight=(src, dst)``: every path from src to dst in red, each path's product and their
       sum (which is d dst / d src) in the note above the picture.
-    - ``mode``: "reverse" labels d output / d node; "forward" with ``wrt=x`` labels d node / d x.
+    - ``mode``: "reverse" labels d output / d node (with "grad" in ``show``); "forward" with
+      ``wrt=x`` labels d node / d x.
     - ``max_nodes``: above it the oldest time steps are folded into one node per track (or the
       picture is rolled), then scopes collapsed, then the oldest nodes left out; a note says
       what was folded. None draws everything.
@@ -82,6 +83,8 @@ def picture(output, *, show=SHOW, rankdir="LR", collapse=None, rolled=False, col
     """The DOT text of ``output``'s graph, the DOT ids of each tensor's nodes and the notes, as
     a ``Picture`` (``viz.draw`` describes the options)."""
     show = _check(show, rankdir, color_by, edge_labels, mode, wrt, highlight)
+    if mode == "forward" and "grad" not in show:
+        show += ("grad",)                   # asking for d node / d wrt is asking to see it
     graph = Graph(output)
     layout, notes = fit(graph, rolled, collapse, max_nodes)
     values = None
