@@ -15,6 +15,7 @@ import numpy as np
 from . import modes
 from .errors import AutogradError
 from .primitives import Scatter, sum_to
+from .ops import astype
 from .tensor import Tensor, as_array, constant
 
 
@@ -176,12 +177,15 @@ def _own(g, owned, node):
 
 
 def _deposit(t, g, owned, create_graph):
+    """Add ``g`` into ``t.grad``, which keeps the dtype of ``t`` (numpy would promote a float32
+    gradient that meets a float64 one)."""
     if create_graph:
+        g = astype(g, t.dtype)
         t.grad = g if t.grad is None else t.grad + g
     elif t.grad is None:
         t.grad = constant(_own(g, owned, t))
     else:
-        t.grad = constant(t.grad.data + g)
+        t.grad = constant(np.asarray(t.grad.data + g, dtype=t.data.dtype))
 
 
 def _run_hooks(node, g, create_graph):

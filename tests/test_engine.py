@@ -269,6 +269,17 @@ def test_gradients_have_their_tensors_dtype():
     np.testing.assert_allclose(x32.grad.numpy(), [0.5, 0.25])
 
 
+@pytest.mark.parametrize("shape", [(), (2,)])
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_accumulated_gradients_keep_their_tensors_dtype(shape, create_graph):
+    x = ag.tensor(np.ones(shape, np.float32), requires_grad=True)
+    w = ag.tensor(np.full(shape, 2.0))                       # float64
+    for _ in range(2):
+        (x * w).sum().backward(create_graph=create_graph)
+        assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(shape, 4.0))
+
+
 def test_only_floating_tensors_can_require_grad():
     with pytest.raises(ag.AutogradError, match="floating"):
         ag.tensor(np.arange(3), requires_grad=True)
