@@ -479,12 +479,12 @@ class Writer:
         return out
 
     def _same_step(self, e):
-        a, b = (self.g.scope(self.lay.items[i].k) for i in (e.src, e.dst))
-        return a.track is not None and (a.track, a.t) == (b.track, b.t)
+        a, b = (self.lay.step(self.lay.items[i].k) for i in (e.src, e.dst))
+        return a is not None and a == b
 
     def _between_steps(self, e):
-        a, b = (self.g.scope(self.lay.items[i].k) for i in (e.src, e.dst))
-        return a.track is not None and a.track == b.track and a.t != b.t
+        a, b = (self.lay.step(self.lay.items[i].k) for i in (e.src, e.dst))
+        return a is not None and b is not None and a[0] == b[0] and a[1] != b[1]
 
     def _edge_on_path(self, e):
         if e.raw is not None:

@@ -82,7 +82,7 @@ class Layout:
         stacked) is counted with that step and drawn in its box, so that rolling folds it too
         and the stack is fed from inside the steps; ``attached`` maps it to its step's box."""
         steps, step_of = {}, {}
-        self.attached = {}
+        self.attached, self.attached_step = {}, {}
         g = self.graph
         nodes, inputs = g.nodes, g.inputs
         for k in range(self.floor, len(g)):
@@ -96,6 +96,7 @@ class Layout:
                 step_of[k] = owners.pop()
                 first = steps[step_of[k][0]][step_of[k][1]][0]
                 self.attached[k] = self._box(g.scope(first))
+                self.attached_step[k] = step_of[k]
             else:
                 continue
             track, t = step_of[k]
@@ -295,6 +296,11 @@ class Layout:
         if item.kind == "proxy":
             return item.box
         return self.attached.get(item.k) or self.graph.scope(item.k).parts
+
+    def step(self, k):
+        """(track, t) of the step node k belongs to or is attached to, else None."""
+        s = self.graph.scope(k)
+        return (s.track, s.t) if s.track is not None else self.attached_step.get(k)
 
     @property
     def size(self):
