@@ -89,7 +89,7 @@ def synced():
 for build in (one_to_one, one_to_many, many_to_one, encoder_decoder, synced):
     y = build()
     path = os.path.join(out, "structure_%s.svg" % build.__name__)
-    viz.render(y.sum(), path)
+    viz.render(y.sum(), path, collapse=["rnn", "generate"])     # one box per cell step
     print("%-16s output %-10s %s" % (build.__name__, y.shape, build.__doc__))
     common.wrote(path)
 
