@@ -128,6 +128,15 @@ def test_a_dot_run_that_overruns_is_stopped(tmp_path, monkeypatch):
     assert not (tmp_path / "e.svg").exists()
 
 
+def test_dot_is_not_started_on_a_picture_too_big_to_lay_out(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules["viz.render"], "LAYOUT_LIMIT", 20)   # the module, not the function
+    loss, _, _ = lstm(3)
+    with pytest.raises(viz.RenderError, match="more than dot lays out in seconds"):
+        viz.render(loss, str(tmp_path / "big.svg"), max_nodes=None)
+    viz.render(loss, str(tmp_path / "big.dot"), max_nodes=None)       # the text is always fine
+    assert not (tmp_path / "big.svg").exists()
+
+
 def test_to_text_listing():
     e, a, b = chapter_example()
     assert viz.to_text(e) == (
