@@ -44,8 +44,7 @@ class Picture:
     def digraph(self):
         import graphviz
         g = graphviz.Digraph("G")
-        g.body = self.dot.split("\n")[1:-2]
-        g.body = [s + "\n" for s in g.body]
+        g.body = [line + "\n" for line in self.dot.split("\n")[1:-2]]    # between "{" and "}"
         return g
 
 
@@ -420,7 +419,7 @@ class Writer:
         t = self.g.nodes[k]
         name = t._op.name
         ins = self.g.inputs[k]
-        folded = [self.lay.folded[i] for i in ins]
+        folded = [self.lay.inlined[i] for i in ins]
         sym = OP_SYMBOLS.get(name, name)
         if name == "getitem":
             return "[%s]" % param_text(t._params["index"]).strip("[]()")

@@ -55,7 +55,7 @@ class Layout:
         self.keep_steps, self.folded_steps = keep_steps, {}
         n = len(graph)
         nodes = graph.nodes
-        self.folded = [t._op is None and not t.requires_grad and t.name is None
+        self.inlined = [t._op is None and not t.requires_grad and t.name is None
                        and t.data.size <= 1 and k != n - 1 for k, t in enumerate(nodes)]
         self.steps = self._steps()
         self.canon = self._roll() if rolled else list(range(n))
@@ -190,7 +190,7 @@ class Layout:
         j = self.group_of.get(k)
         if j is not None:
             return "g%d" % j
-        return None if self.folded[k] else "v%d" % k
+        return None if self.inlined[k] else "v%d" % k
 
     def op_item(self, k):
         j = self.group_of.get(k)
@@ -213,7 +213,7 @@ class Layout:
             box = self.attached.get(k) or self._box(scope(k))
             if nodes[k]._op is not None:
                 items["o%d" % k] = Item("o%d" % k, "op", k, box)
-            if not self.folded[k]:
+            if not self.inlined[k]:
                 items["v%d" % k] = Item("v%d" % k, "var", k, box)
         for k in range(floor, len(g)):
             if nodes[k]._op is None:
