@@ -143,6 +143,12 @@ def test_jacobian_modes_agree_on_matrix_arguments():
         ag.jacobian(f, mode="sideways")
 
 
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+def test_jacobian_of_an_empty_output_or_input(mode):
+    assert ag.jacobian(lambda x: x[:0] * 2, mode=mode)(X).shape == (0, 3)
+    assert ag.jacobian(lambda x: x.sum() * 2, mode=mode)(np.zeros(0)).shape == (0,)
+
+
 def test_hessian_matches_closed_forms():
     A = np.array([[2.0, 1.0, 0.0], [1.0, 3.0, -1.0], [0.0, -1.0, 4.0]])
     quadratic = lambda x: 0.5 * (x * (f64(A) @ x)).sum()    # noqa: E731
