@@ -195,8 +195,9 @@ def run_script(path, var):
     finally:
         sys.argv = saved
     if var not in names:
+        public = sorted(k for k in names if not k.startswith("_"))
         raise SystemExit("autograph: %s defines no variable %r (it has: %s)"
-                         % (path, var, ", ".join(sorted(k for k in names if not k.startswith("_")))))
+                         % (path, var, ", ".join(public)))
     value = names[var]
     if not isinstance(value, ag.Tensor):
         raise SystemExit("autograph: %r in %s is a %s, not a Tensor"
@@ -225,18 +226,21 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="autograph", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("demo", help="train the chapter's LSTM tagger and draw its graph")
-    p.add_argument("--out", default="autograph-out", help="folder for the pictures (default: %(default)s)")
+    p.add_argument("--out", default="autograph-out",
+                   help="folder for the pictures (default: %(default)s)")
     p.add_argument("--quick", action="store_true", help="fewer epochs")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=demo)
     p = sub.add_parser("render", help="run SCRIPT.py and draw the graph of one of its variables")
     p.add_argument("script")
     p.add_argument("--var", default="loss", help="the variable to draw (default: %(default)s)")
-    p.add_argument("-o", "--output", help="picture file: .svg .png .pdf .dot (default: SCRIPT-VAR.svg)")
+    p.add_argument("-o", "--output",
+                   help="picture file: .svg .png .pdf .dot (default: SCRIPT-VAR.svg)")
     p.add_argument("--rolled", action="store_true", help="fold time: one step, recurrent edges xT")
     p.add_argument("--color-by", choices=["grad"], help="colour nodes by gradient norm")
     p.set_defaults(func=render)
-    p = sub.add_parser("debug", help="run SCRIPT.py and step through the backward pass of a variable")
+    p = sub.add_parser("debug",
+                       help="run SCRIPT.py and step through the backward pass of a variable")
     p.add_argument("script")
     p.add_argument("--var", default="loss", help="the variable to debug (default: %(default)s)")
     p.set_defaults(func=debug)

@@ -39,7 +39,8 @@ c = 4 fits a = 3, but e = c * d = 6 and de/db = d + c = 5 need c = 3, i.e. a = 2
 (a = 3 would give e = 8 and de/db = 6). Everything after the first line is right for a = 2.""")
 print("\nThe recorded graph as text:\n" + viz.to_text(e))
 print("\nThe chain rule on it, path by path:\n" + debug.explain(e, b))
-viz.render(e, os.path.join(out, "example1.svg"), show=("name", "value", "grad"), edge_labels="local")
+viz.render(e, os.path.join(out, "example1.svg"), show=("name", "value", "grad"),
+           edge_labels="local")
 
 common.section("Example 2: nine paths from X to Z")
 greek = dict(zip("αβγδεζ", (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)))

@@ -29,7 +29,8 @@ ag.manual_seed(0)
 x, h0, c0 = ag.randn(1, 3, name="x_t"), ag.randn(1, 4, name="h_t-1"), ag.randn(1, 4, name="c_t-1")
 gru, peephole, lstm = (common.name_parameters(cell(3, 4)) for cell in (
     nets.GRUCell, nets.PeepholeLSTMCell, nets.LSTMCell))
-for name, step in (("gru_cell.svg", gru(x, h0)), ("peephole_lstm_cell.svg", peephole(x, (h0, c0))[0])):
+for name, step in (("gru_cell.svg", gru(x, h0)),
+                   ("peephole_lstm_cell.svg", peephole(x, (h0, c0))[0])):
     path = os.path.join(out, name)
     viz.render(step.sum(), path, rankdir="TB")
     common.wrote(path)

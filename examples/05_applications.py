@@ -158,7 +158,8 @@ assert mse < 0.7 * persistence, (mse, persistence)
 history = list(signal[split - W:split])
 with ag.no_grad():
     for _ in range(60):
-        history.append(float(forecaster(np.array(history[-W:], np.float32)[:, None, None]).data[0, 0]))
+        window = np.array(history[-W:], np.float32)[:, None, None]
+        history.append(float(forecaster(window).data[0, 0]))
 t = np.arange(n_points) * DT
 steps = np.arange(split, split + 60)
 path = os.path.join(out, "forecast.svg")

@@ -99,7 +99,8 @@ def plot_lines(path, series, title, xlabel="t", ylabel="", points=()):
             out.extend('<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s"/>' % (a, b, color)
                        for a, b in zip(px(xs), py(ys)))
         ly = T + 14 + 18 * k
-        out.append('<rect x="%d" y="%d" width="12" height="3" fill="%s"/>' % (W - R + 10, ly - 4, color))
+        out.append('<rect x="%d" y="%d" width="12" height="3" fill="%s"/>'
+                   % (W - R + 10, ly - 4, color))
         out.append('<text x="%d" y="%d">%s</text>' % (W - R + 28, ly, escape(label)))
     out.append("</svg>\n")
     write_text(path, "\n".join(out))

@@ -23,7 +23,8 @@ EXPECTED = {
                 "output_gate.svg", "state_update.svg"],
     "04_other_rnns": ["gru_cell.svg", "peephole_lstm_cell.svg", "bidirectional.svg",
                       "ctrnn_oscillator.svg", "ctrnn_irregular.svg"],
-    "05_applications": ["tagger/unrolled.svg", "tagger/unrolled_steps.svg", "tagger/rolled.svg", "tagger/grad_norms.svg",
+    "05_applications": ["tagger/unrolled.svg", "tagger/unrolled_steps.svg", "tagger/rolled.svg",
+                        "tagger/grad_norms.svg",
                         "tagger/backprop.html", "generated.txt", "char_lm_loss.svg",
                         "forecast.svg"],
 }
