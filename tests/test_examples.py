@@ -4,6 +4,7 @@ Each example asserts inside itself that what it demonstrates holds (the gradient
 model learned); here we check that it exits cleanly and that every file it promises parses.
 """
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -70,3 +71,12 @@ def test_the_readme_tour_runs_as_written(tmp_path, monkeypatch):
     exec(compile(code, "README.md (tour)", "exec"), {"__name__": "tour"})
     for name in ("e.svg", "lstm.svg", "backprop.html"):
         check_file(str(tmp_path / name))
+
+
+def test_the_readme_gallery_shows_exactly_the_generated_pictures():
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        shown = re.findall(r"\]\((docs/gallery/[^)]+)\)", f.read())
+    on_disk = sorted("docs/gallery/" + f for f in os.listdir(os.path.join(ROOT, "docs", "gallery")))
+    assert sorted(shown) == on_disk and shown
+    for path in shown:
+        check_file(os.path.join(ROOT, path))
