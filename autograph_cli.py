@@ -202,6 +202,8 @@ def run_script(path, var):
     if not isinstance(value, ag.Tensor):
         raise SystemExit("autograph: %r in %s is a %s, not a Tensor"
                          % (var, path, type(value).__name__))
+    if value.name is None:
+        value.name = var            # so that the picture and the debugger call it by its name
     return value
 
 
