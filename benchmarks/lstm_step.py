@@ -15,10 +15,11 @@ full-size gradient. Before timing, all variants are checked to compute the same 
     options: --no-memory (skip the memory runs), --wall, --profile (where nets.LSTM's time goes)
 
 Each variant runs in a fresh process (see time_child). Times are the median of three runs after
-a warm-up step; a run repeats the step for at least 0.2 s and reports the mean per step. The clock is the process's CPU time (user + system, so page faults count): on a
-machine shared with other work it is what one idle core would give; ``--wall`` uses the wall
-clock instead. Peak memory is the peak resident set during one step above the resident set just
-before it (Linux: VmHWM reset through clear_refs).
+a warm-up step; a run repeats the step for at least 0.2 s and reports the mean per step. The
+clock is the process's CPU time (user + system, so page faults count): on a machine shared with
+other work it is what one idle core would give; ``--wall`` uses the wall clock instead. Peak
+memory is the peak resident set during one step above the resident set just before it (Linux:
+VmHWM reset through clear_refs).
 """
 from common import seconds_per_call, torch   # first: one BLAS thread, the repository on the path
 
@@ -68,7 +69,8 @@ def numpy_step(w, x, G):
     T, B, _ = x.shape
     H = W_hh.shape[1]
     dtype = x.dtype
-    gates = (x.reshape(T * B, -1) @ W_ih.T + (w["bias_ih_l0"] + w["bias_hh_l0"])).reshape(T, B, 4 * H)
+    b = w["bias_ih_l0"] + w["bias_hh_l0"]
+    gates = (x.reshape(T * B, -1) @ W_ih.T + b).reshape(T, B, 4 * H)
     hs = np.zeros((T + 1, B, H), dtype)      # hs[t] is the state before step t
     cs = np.zeros((T + 1, B, H), dtype)
     tcs = np.empty((T, B, H), dtype)
@@ -332,7 +334,8 @@ def main():
     print("one LSTM training step, float32, 1 thread, %s ms (median of 3); %s"
           % ("wall-clock" if args.wall else "CPU", "torch %s" % torch.__version__ if torch
              else "torch not installed"))
-    print("| (T, B, I, H) | " + " | ".join(names) + " | autograph / numpy | autograph / torch comp. |")
+    print("| (T, B, I, H) | %s | autograph / numpy | autograph / torch comp. |"
+          % " | ".join(names))
     print("|---" * (len(names) + 3) + "|")
     for k, size in enumerate(SIZES):
         vs_torch = "%.2f" % (ms["autograph"][k] / ms["torch comp."][k]) if torch else "-"

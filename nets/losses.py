@@ -1,4 +1,5 @@
-"""Losses, written from autograph ops so that their graphs can be drawn and stepped like any other."""
+"""Losses, written from autograph ops so that their graphs can be drawn and stepped like any
+other."""
 import numpy as np
 
 import autograph as ag

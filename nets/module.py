@@ -40,7 +40,8 @@ def generator(rng):
 
 
 def uniform(shape, bound, rng=None, name=None):
-    """A parameter drawn from U(-bound, bound): PyTorch's default for Linear and recurrent layers."""
+    """A parameter drawn from U(-bound, bound): PyTorch's default for Linear and recurrent
+    layers."""
     u = ag.rand(*shape, rng=rng, dtype=np.float64).data
     return Parameter(((2 * u - 1) * bound).astype(ag.get_default_dtype()), name=name)
 
