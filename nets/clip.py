@@ -11,9 +11,11 @@ def clip_grad_norm(params, max_norm, norm_type=2.0):
 
     PyTorch's formula: the total norm is the norm of the per-parameter norms (the max for
     ``norm_type=inf``); the gradients are multiplied by ``max_norm / (total + 1e-6)`` when that
-    is below 1. Returns the total norm before clipping, as a float.
+    is below 1. Returns the total norm before clipping, as a float. A non-finite total (a NaN
+    or Inf gradient) leaves the gradients as they are, where PyTorch would multiply them by 0
+    or NaN.
     """
-    grads = _grads(list(params))
+    grads = _grads(params)
     if not grads:
         return 0.0
     norm_type = float(norm_type)
@@ -23,7 +25,7 @@ def clip_grad_norm(params, max_norm, norm_type=2.0):
         norms = [np.linalg.norm(g.ravel(), norm_type) for g in grads]
         total = float(np.linalg.norm(np.asarray(norms, np.float64), norm_type))
     coef = max_norm / (total + 1e-6)
-    if coef < 1.0:
+    if coef < 1.0 and np.isfinite(total):
         for g in grads:
             g *= g.dtype.type(coef)
     return total

@@ -161,6 +161,13 @@ def test_clip_grad_norm_closed_form():
     np.testing.assert_allclose(q.grad.data, [4 / (5 + 1e-6)])
 
 
+def test_clip_grad_norm_leaves_non_finite_gradients_alone():
+    p = nets.Parameter(np.zeros(2))
+    p.grad = ag.tensor(np.array([np.inf, 1.0]))
+    assert nets.clip_grad_norm([p], 1.0) == np.inf
+    np.testing.assert_array_equal(p.grad.data, [np.inf, 1.0])
+
+
 def test_clip_grad_value_matches_pytorch():
     params = _with_grads()
     nets.clip_grad_value(params, 0.7)
