@@ -75,11 +75,9 @@ class Module:
             raise AutogradError("%s: call super().__init__() before assigning attributes"
                                 % type(self).__name__)
         if isinstance(value, Module):
-            self._forget(name)
-            self._modules[name] = value
+            self._register(self._modules, name, value)
         elif _is_parameter(value) or (value is None and name in self._parameters):
-            self._forget(name)
-            self._parameters[name] = value
+            self._register(self._parameters, name, value)
         elif name in self._parameters:
             raise AutogradError(
                 "%s.%s is a parameter; assign a trainable leaf (nets.Parameter(...)) or None, "
@@ -95,23 +93,27 @@ class Module:
         self._forget(name)
         object.__delattr__(self, name)
 
-    def _forget(self, name):
+    def _forget(self, name, keep=None):
         for registry in (self._parameters, self._buffers, self._modules):
-            registry.pop(name, None)
+            if registry is not keep:
+                registry.pop(name, None)
+
+    def _register(self, registry, name, value):
+        # a name registered again keeps its place, as in PyTorch: state dict order is stable
+        self._forget(name, keep=registry)
+        registry[name] = value
 
     def register_parameter(self, name, tensor):
         """Register ``tensor`` (a trainable leaf, or None for an absent one) as ``name``."""
         if tensor is not None and not _is_parameter(tensor):
             raise AutogradError("%s.register_parameter(%r): expected a leaf tensor with "
                                 "requires_grad=True or None" % (type(self).__name__, name))
-        self._forget(name)
-        self._parameters[name] = tensor
+        self._register(self._parameters, name, tensor)
         object.__setattr__(self, name, tensor)
 
     def register_buffer(self, name, array):
         """Register a non-trainable array that is saved in the state dict and moved by ``to``."""
-        self._forget(name)
-        self._buffers[name] = None if array is None else np.asarray(array)
+        self._register(self._buffers, name, None if array is None else np.asarray(array))
         object.__setattr__(self, name, self._buffers[name])
 
     # -- walking ---------------------------------------------------------------------------

@@ -51,6 +51,18 @@ def test_shared_parameter_listed_once_and_reassignment_replaces():
         m[0].weight = ag.tensor(np.zeros((2, 2)))       # not trainable: refused
 
 
+def test_registering_a_name_again_keeps_its_place():
+    m = Net()
+    m.scale = nets.Parameter(np.zeros(2))
+    m.encoder = nets.Linear(3, 4)
+    assert [n for n, _ in m.named_parameters()][:3] == ["scale", "encoder.weight", "encoder.bias"]
+    m.register_buffer("running", np.ones(2))
+    assert list(m.state_dict())[:2] == ["scale", "running"]
+    m.encoder = nets.Parameter([1.0])                   # a module name reused for a parameter
+    assert [n for n, _ in m.named_children()] == ["head"]
+    assert [n for n, _ in m.named_parameters()][:2] == ["scale", "encoder"]
+
+
 def test_plain_attributes_are_not_registered():
     m = nets.Module()
     m.constant = ag.tensor([1.0, 2.0])                  # does not require grad
