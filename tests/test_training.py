@@ -276,4 +276,4 @@ def test_lstm_learns_the_adding_problem_where_a_tanh_rnn_does_not():
     lstm_mse, steps = train_adder(nets.LSTM, max_steps=3000, target=0.01)
     assert lstm_mse < 0.01, "LSTM test MSE %.4f after %d steps" % (lstm_mse, steps)
     rnn_mse, _ = train_adder(nets.RNN, max_steps=steps)       # the same budget
-    assert rnn_mse > 0.1, "tanh RNN test MSE %.4f: expected to stay near 1/6" % rnn_mse
+    assert rnn_mse > 0.12, "tanh RNN test MSE %.4f: expected to stay near 1/6" % rnn_mse
