@@ -59,20 +59,15 @@ def make(kind):
     return Adder(nets.RNN(2, H))
 
 
-def train(model, steps, rng):
-    opt = nets.optim.Adam(model.parameters(), lr=0.01)
-    for step in range(1, steps + 1):
+def batches(rng):
+    """Fresh training batches with the squared error as their loss."""
+    def batch():
         x, y = adding_batch(rng, BATCH)
-        opt.zero_grad()
-        loss = nets.mse_loss(model(x), y)
-        loss.backward()
-        nets.clip_grad_norm(model.parameters(), 1.0)
-        opt.step()
-        if step % max(1, steps // 5) == 0:
-            print("    step %4d  mse %.4f" % (step, loss.item()))
+        return x, lambda pred: nets.mse_loss(pred, y)
+    return batch
 
 
-def test_mse(model, rng):
+def held_out_mse(model, rng):
     x, y = adding_batch(rng, 500)
     with ag.no_grad():
         return float(((model(x).data - y) ** 2).mean())
@@ -92,11 +87,11 @@ for name, model in models.items():
 results = {}
 for name, model in models.items():
     print("  training the %s (%d steps, batch %d, Adam):" % (name, STEPS, BATCH))
-    train(model, STEPS, np.random.default_rng(2))
-    results[name] = test_mse(model, np.random.default_rng(3))
+    common.fit(model, batches(np.random.default_rng(2)), STEPS, lr=0.01)
+    results[name] = held_out_mse(model, np.random.default_rng(3))
     series[name + ", trained"] = norms(model, *probe)
 for name, mse in results.items():
-    print("  %-9s test MSE %.4f   (baseline of always answering 1: %.4f)" % (name, mse, BASELINE))
+    print("  %-9s held-out MSE %.4f   (always answering 1: %.4f)" % (name, mse, BASELINE))
 assert results["LSTM"] < 0.5 * BASELINE, results
 assert results["LSTM"] < 0.5 * results["tanh RNN"], results
 

@@ -75,6 +75,12 @@ class Cloze(nets.Module):
         return self.out(h)
 
 
+def cloze_loss(x, target):
+    """The input, and the cross-entropy at the blanks as a function of the model's output."""
+    return x, lambda logits: nets.cross_entropy(logits.reshape(-1, K), target.reshape(-1),
+                                                ignore_index=IGNORE)
+
+
 def cloze_accuracy(model, rng):
     x, target = cloze_batch(rng, 1000)
     with ag.no_grad():
@@ -88,13 +94,8 @@ accuracy = {}
 for bidirectional in (False, True):
     ag.manual_seed(0)
     model, rng = Cloze(bidirectional), np.random.default_rng(0)
-    opt = nets.optim.Adam(model.parameters(), lr=0.02)
-    for _ in range(steps):
-        x, target = cloze_batch(rng, 64)
-        opt.zero_grad()
-        loss = nets.cross_entropy(model(x).reshape(-1, K), target.reshape(-1), ignore_index=IGNORE)
-        loss.backward()
-        opt.step()
+    print("  training the %s GRU:" % ("bidirectional" if bidirectional else "one-directional"))
+    common.fit(model, lambda: cloze_loss(*cloze_batch(rng, 64)), steps, lr=0.02)
     accuracy[bidirectional] = cloze_accuracy(model, np.random.default_rng(1))
 print("cloze accuracy on fresh sequences: one-directional %.0f%%, bidirectional %.0f%% "
       "(a one-directional model can do at best 50%% + 50%%/%d = %.0f%%)"

@@ -32,23 +32,6 @@ for path, what in tagger_pictures(model, vocab, *pairs[1], os.path.join(out, "ta
     print("  %-44s %s" % (path, what))
 
 
-def fit(model, batches, steps, lr):
-    """Adam with gradient clipping; ``batches()`` gives (x, loss function). Returns the losses."""
-    opt = nets.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for step in range(1, steps + 1):
-        x, loss_of = batches()
-        opt.zero_grad()
-        loss = loss_of(model(x))
-        loss.backward()
-        nets.clip_grad_norm(model.parameters(), 1.0)
-        opt.step()
-        losses.append(loss.item())
-        if step % max(1, steps // 5) == 0:
-            print("    step %4d  loss %.4f" % (step, np.mean(losses[-20:])))
-    return losses
-
-
 common.section("A character-level language model")
 text = open(os.path.join(common.ROOT, "examples", "data", "alice.txt"), encoding="utf-8").read()
 chars = sorted(set(text))
@@ -99,7 +82,7 @@ def generate(model, prompt, n, temperature=0.7):
 ag.manual_seed(0)
 lm = CharLM()
 print("  %d characters, %d distinct; LSTM(96), windows of %d, %d steps" % (len(text), V, L, STEPS))
-lm_losses = fit(lm, text_batch, STEPS, lr=0.01)
+lm_losses = common.fit(lm, text_batch, STEPS, lr=0.01)
 start, end = np.mean(lm_losses[:5]), np.mean(lm_losses[-20:])
 print("  cross-entropy %.2f -> %.2f nats per character (uniform guessing: ln %d = %.2f)"
       % (start, end, V, np.log(V)))
@@ -144,7 +127,7 @@ def series_batch():
 
 ag.manual_seed(0)
 forecaster = Forecaster()
-fit(forecaster, series_batch, 150 if args.small else 600, lr=0.01)
+common.fit(forecaster, series_batch, 150 if args.small else 600, lr=0.01)
 test_starts = np.arange(split - W, n_points - W - 1)
 x, y = windows(signal, test_starts)
 with ag.no_grad():

@@ -33,6 +33,26 @@ def name_parameters(module, names=None):
     return module
 
 
+def fit(model, batches, steps, lr):
+    """Adam with gradient clipping; ``batches()`` gives (x, loss function of the model's
+    output). Prints the running loss five times; returns the loss of every step."""
+    import numpy as np
+    import nets
+    opt = nets.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for step in range(1, steps + 1):
+        x, loss_of = batches()
+        opt.zero_grad()
+        loss = loss_of(model(x))
+        loss.backward()
+        nets.clip_grad_norm(model.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.item())
+        if step % max(1, steps // 5) == 0:
+            print("    step %4d  loss %.4f" % (step, np.mean(losses[-20:])))
+    return losses
+
+
 def section(title):
     print("\n" + title + "\n" + "-" * len(title))
 
