@@ -145,7 +145,10 @@ def tagger_pictures(model, vocab, words, tags, out):
     x, y = vocab.encode([(words, tags)])
     loss = sequence_loss(model, x, y)
     loss.name = "loss"
-    path = lambda name: os.path.join(out, name)
+
+    def path(name):
+        return os.path.join(out, name)
+
     viz.render(loss, path("unrolled.svg"), color_by="grad")
     viz.render(loss, path("unrolled_steps.svg"), color_by="grad", collapse=1)
     viz.render(loss, path("rolled.svg"), rolled=True)

@@ -93,8 +93,13 @@ def plot_lines(path, series, title, xlabel="t", ylabel="", points=()):
     y0, y1 = ally.min(), ally.max()
     pad = 0.05 * (y1 - y0 or 1.0)
     y0, y1 = y0 - pad, y1 + pad
-    px = lambda x: L + (np.asarray(x, float) - x0) / ((x1 - x0) or 1.0) * (W - L - R)
-    py = lambda y: H - B - (np.asarray(y, float) - y0) / (y1 - y0) * (H - T - B)
+
+    def px(x):
+        return L + (np.asarray(x, float) - x0) / ((x1 - x0) or 1.0) * (W - L - R)
+
+    def py(y):
+        return H - B - (np.asarray(y, float) - y0) / (y1 - y0) * (H - T - B)
+
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
            'font-family="sans-serif" font-size="12">' % (W, H),
            '<rect width="100%" height="100%" fill="white"/>',
