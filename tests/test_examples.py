@@ -9,6 +9,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -63,14 +64,43 @@ def test_example_runs_and_writes_its_pictures(name, tmp_path):
         check_file(os.path.join(out, rel))
 
 
-def test_the_readme_tour_runs_as_written(tmp_path, monkeypatch):
+def readme_python_blocks():
+    """Every ```python block of the README, in the order a reader meets them."""
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-        tour = f.read().split("## A tour of the Python API", 1)[1]
-    code = tour.split("```python", 1)[1].split("```", 1)[0]
+        return re.findall(r"^```python\n(.*?)^```", f.read(), re.S | re.M)
+
+
+def run_readme(blocks, seed):
+    import autograph as ag
+    ag.manual_seed(seed)
+    ns = {"__name__": "tour"}
+    for i, code in enumerate(blocks):
+        exec(compile(code, "README.md (python block %d)" % (i + 1), "exec"), ns)
+    return ns
+
+
+def test_the_readme_tour_runs_as_written(tmp_path, monkeypatch, capsys):
+    blocks = readme_python_blocks()
+    assert blocks and "step_backward" in "".join(blocks)
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md (tour)", "exec"), {"__name__": "tour"})
+    ns = run_readme(blocks, seed=0)
+    printed = capsys.readouterr().out
     for name in ("e.svg", "lstm.svg", "backprop.html"):
         check_file(str(tmp_path / name))
+    # what the comments say the prints show
+    for claim in ("%2 = add %0 %1", "2·1 + 3·1", "= 5", "tensor(2.) tensor(5.)", "<Step ",
+                  "lstm[t=3]/hidden"):
+        assert claim in printed, claim
+    # "s.finish(): the same .grad values as loss.backward()": run the tour again from the same
+    # seed with the stepper replaced by backward() and compare every parameter's gradient
+    tour = "".join(blocks)
+    head = tour[:tour.index("s = debug.step_backward(loss)")]
+    again = run_readme([head + "loss.backward()\n"], seed=0)
+    capsys.readouterr()
+    stepped = dict(ns["lstm"].named_parameters())
+    for key, p in again["lstm"].named_parameters():
+        assert p.grad is not None and stepped[key].grad is not None, key
+        np.testing.assert_array_equal(stepped[key].grad.data, p.grad.data, err_msg=key)
 
 
 def test_the_readme_gallery_shows_exactly_the_generated_pictures():
