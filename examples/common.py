@@ -59,10 +59,8 @@ def section(title):
 
 def write_text(path, text):
     """Write atomically: a reader never sees half a file."""
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    from autograph.files import write_atomic
+    write_atomic(path, text.encode("utf-8"))
 
 
 def wrote(*paths):

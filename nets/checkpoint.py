@@ -8,12 +8,12 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 
 import numpy as np
 import safetensors.numpy
 
 import autograph as ag
+from autograph.files import write_atomic
 from .module import Module, StateDictError
 
 
@@ -55,34 +55,9 @@ def save(module_or_state_dict, path, metadata=None):
     meta = {**(metadata or {}), "sha256": hashlib.sha256(plain[8 + n:]).hexdigest(),
             "order": json.dumps(list(arrays))}
     data = safetensors.numpy.save(arrays, metadata=meta)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write(f, data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    _sync_directory(directory)
-
-
-def _sync_directory(directory):
-    """Make the rename itself durable (POSIX; a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    def contents(f):
+        _write(f, data)
+    write_atomic(path, contents, durable=True)
 
 
 def load(path, into=None):

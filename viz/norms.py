@@ -14,11 +14,12 @@ import tempfile
 
 import numpy as np
 
+from autograph.files import write_atomic
 from autograph.tensor import Tensor
 
 from .calculus import norm, reverse_grads
 from .graph import Graph, Scope
-from .render import RenderError, format_of, write_atomic
+from .render import RenderError, format_of
 
 
 def grad_norms(output_or_steps, by="t"):

@@ -15,9 +15,10 @@ import json
 import re
 
 from autograph.debug import Stepper, num, shape_text, stats
+from autograph.files import write_atomic
 
 from .dot import grad_colour, picture
-from .render import TIMEOUT, run_dot, write_atomic
+from .render import TIMEOUT, run_dot
 
 MAX_NODES = 600     # the player's node budget: folded beyond it (dot lays out 600 nodes quickly)
 

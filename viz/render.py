@@ -4,9 +4,9 @@ hanging."""
 import os
 import shutil
 import subprocess
-import tempfile
 
 from autograph.errors import AutogradError
+from autograph.files import write_atomic
 
 from .dot import picture
 
@@ -73,18 +73,3 @@ def run_dot(source, fmt, timeout=TIMEOUT, nodes=None):
         raise RenderError("viz.render: Graphviz 'dot -T%s' failed (exit %d): %s"
                           % (fmt, done.returncode, done.stderr.decode("utf-8", "replace").strip()))
     return done.stdout
-
-
-def write_atomic(path, data):
-    """Write bytes so that readers see the old file or the new one, never half of one."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".%s." % os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
