@@ -8,9 +8,11 @@ that node, through every later step.
 """
 import html
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import unicodedata
 
 import numpy as np
 
@@ -75,10 +77,26 @@ def _array(g):
 
 
 # -- the plot ----------------------------------------------------------------------------------
-W, H = 720, 420
+W, H = 720, 420                  # the smallest canvas; a long legend widens and lengthens it
 LEFT, RIGHT, TOP, BOTTOM = 70, 200, 40, 50
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")
+LEGEND_SIZE = 11                 # font size of the legend
+LEGEND_TEXT = 36                 # from the plot's right edge to where legend text starts
+LEGEND_MAX = 300                 # the widest legend text line; longer labels wrap
+LEGEND_LINES = 3                 # lines per label; past that the middle of the label is elided
+LEGEND_LEADING = 14              # between the lines of one label
+LEGEND_GAP = 6                   # between labels
+MARGIN = 10                      # right of the widest legend line
+
+# Helvetica's advance widths (Arial and Liberation Sans share them), 1/1000 em, for ' ' to '~'
+_HELVETICA = (
+    278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278,
+    556, 556, 556, 556, 556, 556, 556, 556, 556, 556, 278, 278, 584, 584, 584, 556,
+    1015, 667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778,
+    667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 278, 278, 278, 469, 556,
+    333, 556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556,
+    556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500, 334, 260, 334, 584)
 
 
 def plot_grad_norms(series, path, *, title="‖∂L/∂h_t‖ at each time step t"):
@@ -111,13 +129,91 @@ def _curves(series):
     return [("‖∂L/∂h_t‖", np.asarray(series, float))]
 
 
+def text_width(text, size=LEGEND_SIZE):
+    """An upper estimate of ``text``'s width in px in a Helvetica-like font: exact advance widths
+    for ASCII, a full em for wide (CJK) characters, 0.7 em for anything else, plus 4%."""
+    total = 0
+    for ch in text:
+        o = ord(ch)
+        if 32 <= o < 127:
+            total += _HELVETICA[o - 32]
+        elif unicodedata.east_asian_width(ch) in "WF":
+            total += 1000
+        elif not unicodedata.combining(ch):
+            total += 700
+    return total * size / 1000 * 1.04
+
+
+_BREAK_AFTER = re.compile(r"(?<=[\s_/,·:;|-])")     # a line may end after these
+
+
+def wrap(text, width, size=LEGEND_SIZE):
+    """Lines of ``text`` each at most ``width`` px wide: broken after spaces and separators
+    (``_ / , · : ; | -``) where possible, inside a word only when a word alone is too wide."""
+    lines, line = [], ""
+    for piece in _BREAK_AFTER.split(text):
+        if not piece:
+            continue
+        if text_width((line + piece).rstrip(), size) <= width:
+            line += piece
+            continue
+        if line.strip():
+            lines.append(line.rstrip())
+        line = piece.lstrip()
+        while text_width(line.rstrip(), size) > width:
+            cut = 1
+            while cut < len(line) and text_width(line[:cut + 1], size) <= width:
+                cut += 1
+            lines.append(line[:cut])
+            line = line[cut:]
+    if line.strip() or not lines:
+        lines.append(line.rstrip())
+    return lines
+
+
+def legend_lines(label, note="", width=LEGEND_MAX, size=LEGEND_SIZE, max_lines=LEGEND_LINES):
+    """``label`` + ``note`` wrapped to ``width``; if that takes more than ``max_lines`` lines, the
+    middle of the label gives way to "…", keeping more of its end (where series names differ:
+    "…, trained" and "…, untrained", "lstm" and "lstm_reverse") and all of the note."""
+    lines = wrap(label + note, width, size)
+    if len(lines) <= max_lines:
+        return lines
+
+    def elided(keep):
+        head = keep * 2 // 5
+        return wrap(label[:head].rstrip() + "…" + label[len(label) - (keep - head):].lstrip()
+                    + note, width, size)
+    lo, hi = 0, len(label) - 1          # the most characters kept that still fit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if len(elided(mid)) <= max_lines:
+            lo = mid
+        else:
+            hi = mid - 1
+    return elided(lo)[:max_lines]
+
+
 def svg_plot(curves, title):
-    """The plot as SVG text: decades on the y axis, t on the x axis, a legend on the right."""
+    """The plot as SVG text: decades on the y axis, t on the x axis, a legend on the right.
+
+    Legend labels wrap (and are elided in the middle only past ``LEGEND_LINES`` lines); the
+    canvas widens and lengthens to hold them, and each entry carries its full label as a
+    tooltip."""
     good = np.concatenate([c[(c > 0) & np.isfinite(c)] for _, c in curves] or [np.zeros(0)])
     lo, hi = (np.floor(np.log10(good.min())), np.ceil(np.log10(good.max()))) if good.size else (-1, 0)
     hi = max(hi, lo + 1)
     n = max((len(c) for _, c in curves), default=1)
-    pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
+    entries = []
+    for label, c in curves:
+        missing = int(np.sum(~((c > 0) & np.isfinite(c))))
+        note = " (%d zero/NaN not drawn)" % missing if missing else ""
+        entries.append((label + note, legend_lines(label, note)))
+    widest = max((text_width(line) for _, lines in entries for line in lines), default=0)
+    pw = W - LEFT - RIGHT
+    width = int(max(W, np.ceil(LEFT + pw + LEGEND_TEXT + widest + MARGIN)))
+    tall = sum(LEGEND_LEADING * len(lines) + LEGEND_GAP for _, lines in entries)
+    height = int(max(H, TOP + 10 + tall + BOTTOM))
+    ph = height - TOP - BOTTOM
 
     def x(t):
         return LEFT + pw * (t / max(n - 1, 1))
@@ -126,7 +222,7 @@ def svg_plot(curves, title):
         return TOP + ph * (hi - np.log10(v)) / (hi - lo)
 
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
-           'font-family="Helvetica, Arial, sans-serif" font-size="12">' % (W, H, W, H),
+           'font-family="Helvetica, Arial, sans-serif" font-size="12">' % (width, height, width, height),
            '<rect width="100%" height="100%" fill="white"/>',
            '<text x="%d" y="22" font-size="14">%s (log scale)</text>' % (LEFT, html.escape(title))]
     step = max(1, int(np.ceil((hi - lo) / 10)))
@@ -139,8 +235,9 @@ def svg_plot(curves, title):
         out.append('<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#888"/>'
                    % (x(t), x(t), TOP + ph, TOP + ph + 4))
     out.append('<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#888"/>' % (LEFT, TOP, pw, ph))
-    out.append('<text x="%d" y="%d" text-anchor="middle">time step t</text>' % (LEFT + pw / 2, H - 12))
-    for i, (label, c) in enumerate(curves):
+    out.append('<text x="%d" y="%d" text-anchor="middle">time step t</text>' % (LEFT + pw / 2, height - 12))
+    ly = TOP + 10
+    for i, ((label, c), (full, lines)) in enumerate(zip(curves, entries)):
         colour = COLOURS[i % len(COLOURS)]
         for run in _runs(c):
             pts = " ".join("%.1f,%.1f" % (x(t), y(c[t])) for t in run)
@@ -150,13 +247,14 @@ def svg_plot(curves, title):
             else:
                 out.append('<polyline points="%s" fill="none" stroke="%s" stroke-width="1.8"/>'
                            % (pts, colour))
-        ly = TOP + 10 + 20 * i
-        missing = int(np.sum(~((c > 0) & np.isfinite(c))))
-        text = label + (" (%d zero/NaN not drawn)" % missing if missing else "")
+        tx = LEFT + pw + LEGEND_TEXT
+        spans = "".join('<tspan x="%d" y="%d">%s</tspan>' % (tx, ly + 4 + LEGEND_LEADING * k, html.escape(line))
+                        for k, line in enumerate(lines))
+        out.append('<g class="legend"><title>%s</title>' % html.escape(full))
         out.append('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="3"/>'
                    % (LEFT + pw + 12, LEFT + pw + 32, ly, ly, colour))
-        out.append('<text x="%d" y="%d" font-size="11">%s</text>'
-                   % (LEFT + pw + 36, ly + 4, html.escape(text)))
+        out.append('<text font-size="%d">%s</text></g>' % (LEGEND_SIZE, spans))
+        ly += LEGEND_LEADING * len(lines) + LEGEND_GAP
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -197,9 +295,15 @@ def svg_to_png(svg):
         with open(src, "wb") as f:
             f.write(svg)
         subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                        "--window-size=%d,%d" % (W, H), "--screenshot=" + png, "file://" + src],
+                        "--window-size=%d,%d" % _size(svg), "--screenshot=" + png, "file://" + src],
                        capture_output=True, timeout=120)
         if not os.path.exists(png):
             raise RenderError("viz.plot_grad_norms: %s did not write the PNG; write .svg instead" % browser)
         with open(png, "rb") as f:
             return f.read()
+
+
+def _size(svg):
+    """The width and height an SVG document declares on its root."""
+    m = re.search(rb'<svg[^>]*?width="(\d+)"[^>]*?height="(\d+)"', svg)
+    return (int(m.group(1)), int(m.group(2))) if m else (W, H)
