@@ -2,7 +2,8 @@
 
 A parameter is an ordinary leaf ``autograph.Tensor`` with ``requires_grad=True``. Assigning one
 (or a submodule) as an attribute of a Module registers it, in assignment order; ``None`` marks an
-absent parameter (``bias=False``). Names are dotted for submodules (``encoder.weight``), so
+absent parameter (``bias=False``). A parameter without a name takes the attribute's
+(``Linear(3, 2).weight.name == "weight"``), so pictures and debugger messages can say which it is. Names are dotted for submodules (``encoder.weight``), so
 ``state_dict`` keys are PyTorch's keys.
 """
 from collections import namedtuple
@@ -77,7 +78,7 @@ class Module:
         if isinstance(value, Module):
             self._register(self._modules, name, value)
         elif _is_parameter(value) or (value is None and name in self._parameters):
-            self._register(self._parameters, name, value)
+            self._register_parameter(name, value)
         elif name in self._parameters:
             raise AutogradError(
                 "%s.%s is a parameter; assign a trainable leaf (nets.Parameter(...)) or None, "
@@ -108,8 +109,16 @@ class Module:
         if tensor is not None and not _is_parameter(tensor):
             raise AutogradError("%s.register_parameter(%r): expected a leaf tensor with "
                                 "requires_grad=True or None" % (type(self).__name__, name))
-        self._register(self._parameters, name, tensor)
+        self._register_parameter(name, tensor)
         object.__setattr__(self, name, tensor)
+
+    def _register_parameter(self, name, tensor):
+        # an unnamed parameter takes its attribute's name, so that pictures, listings and
+        # debugger messages say "weight" rather than showing an anonymous leaf; a name the
+        # tensor already has (a layer's full key such as weight_ih_l0) is kept
+        if tensor is not None and not tensor.name:
+            tensor.name = name
+        self._register(self._parameters, name, tensor)
 
     def register_buffer(self, name, array):
         """Register a non-trainable array that is saved in the state dict and moved by ``to``."""

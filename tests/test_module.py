@@ -234,3 +234,27 @@ def test_sequential_chains_in_order():
     x = ag.ones(2, 3)
     np.testing.assert_allclose(s(x).data, s[1](s[0](x)).data)
     assert len(s) == 2 and list(s) == [s[0], s[1]]
+
+
+def test_registered_parameters_take_their_attribute_name():
+    lin = nets.Linear(3, 2)
+    assert (lin.weight.name, lin.bias.name) == ("weight", "bias")
+    assert nets.Embedding(4, 2).weight.name == "weight"
+    m = nets.Module()
+    m.scale = nets.Parameter(np.ones(2))
+    m.register_parameter("shift", nets.Parameter(np.zeros(2)))
+    m.kept = nets.Parameter(np.ones(2), name="gain")        # a name it already has is kept
+    assert [p.name for p in m.parameters()] == ["scale", "shift", "gain"]
+    lstm = nets.LSTM(3, 4, bidirectional=True)              # layers keep their full keys
+    assert [p.name for _, p in lstm.named_parameters()] == [k for k, _ in lstm.named_parameters()]
+
+
+def test_listings_and_the_debugger_name_the_parameters_of_a_model():
+    import viz
+    from autograph import debug
+    model = nets.Sequential(nets.Linear(3, 2), nets.Linear(2, 1))
+    loss = model(ag.randn(4, 3)).sum()
+    listing = viz.to_text(loss)
+    assert listing.count('input "weight"') == 2 and listing.count('input "bias"') == 2
+    why = debug.explain(loss, model[0].weight)
+    assert "/dweight" in why and "→ weight" in why
