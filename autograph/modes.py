@@ -68,14 +68,22 @@ def scope_name(name, **tags):
     return "%s[%s]" % (name, ",".join("%s=%s" % kv for kv in tags.items()))
 
 
-@contextlib.contextmanager
-def scope(name, **tags):
-    """Name every op recorded inside: ``with scope("lstm", t=3)`` gives ``lstm[t=3]/...``; nests."""
-    global scope_path
-    prev = scope_path
-    part = scope_name(name, **tags)
-    scope_path = prev + "/" + part if prev else part
-    try:
-        yield scope_path
-    finally:
-        scope_path = prev
+class scope:
+    """Name every op recorded inside: ``with scope("lstm", t=3)`` gives ``lstm[t=3]/...``; nests.
+    ``with scope(...) as path`` binds the full path. (A class, not a generator: cells open one
+    per gate per step, and this costs a quarter of a ``contextlib`` manager.)"""
+
+    __slots__ = ("part", "prev")
+
+    def __init__(self, name, **tags):
+        self.part = scope_name(name, **tags) if tags else str(name)
+
+    def __enter__(self):
+        global scope_path
+        self.prev = prev = scope_path
+        scope_path = prev + "/" + self.part if prev else self.part
+        return scope_path
+
+    def __exit__(self, *exc):
+        global scope_path
+        scope_path = self.prev
