@@ -154,6 +154,11 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
 
 def _accumulate(prev, gi, key, owned):
     if isinstance(prev, Scatter):
+        if isinstance(gi, Scatter):
+            merged = prev.merge(gi)
+            if type(merged) is not Scatter:
+                owned.add(key)
+            return merged
         prev = prev.dense()
         owned.add(key)
     if key in owned:

@@ -277,23 +277,93 @@ concat = primitive("concat", lambda *xs, axis=0: np.concatenate(xs, axis=axis),
 
 
 class Scatter:
-    """A lazy gradient ``zeros(shape)[index] += value``. The backward loop adds it into the
-    input's gradient buffer in place, so slicing a tensor T times costs O(T), not O(T²)."""
+    """A lazy gradient: ``zeros(shape)`` plus ``value`` at ``index``, for each of its pieces.
 
-    __slots__ = ("value", "index", "shape", "dtype")
+    The backward loop merges the pieces sent to one tensor and makes the dense gradient once,
+    when it reaches the tensor: slicing a tensor T times costs O(T), not O(T²), and slices that
+    tile it along one axis (the gates cut from one pre-activation, the steps cut from one input
+    projection) are joined by one ``concatenate`` instead of being added into zeros."""
+
+    __slots__ = ("pieces", "size", "shape", "dtype")
 
     def __init__(self, value, index, shape):
-        self.value, self.index, self.shape, self.dtype = value, index, shape, value.dtype
+        self.pieces, self.size = [(index, value)], value.size
+        self.shape, self.dtype = shape, value.dtype
+
+    def merge(self, other):
+        """Take ``other``'s pieces, or become dense: once the pieces hold more than one buffer
+        would (repeated overlapping slices then cost one buffer, not one per slice), and for
+        small pieces (where a piece's bookkeeping costs more than adding it into a buffer)."""
+        if other.size < 512 or self.size + other.size > np.prod(self.shape):
+            return other.add_into(self.dense())
+        self.pieces += other.pieces
+        self.size += other.size
+        self.dtype = np.result_type(self.dtype, other.dtype)
+        return self
 
     def add_into(self, buf):
-        if is_basic(self.index):
-            buf[self.index] += self.value
-        else:
-            np.add.at(buf, self.index, self.value)
+        for index, value in self.pieces:
+            if is_basic(index):
+                buf[index] += value
+            else:
+                np.add.at(buf, index, value)
         return buf
 
     def dense(self):
+        tiles = _tiles(self.pieces, self.shape)
+        if tiles is not None:
+            return np.concatenate(tiles[1], axis=tiles[0], dtype=self.dtype)
         return self.add_into(np.zeros(self.shape, dtype=self.dtype))
+
+
+def _tiles(pieces, shape):
+    """(axis, values in order) when the pieces are slices along one axis that cover it exactly
+    once, else None."""
+    runs = []
+    for index, value in pieces:
+        run = _run_along_axis(index, shape)
+        if run is None:
+            return None
+        axis, start, stop, squeezed = run
+        runs.append((start, stop, axis, np.expand_dims(value, axis) if squeezed else value))
+    runs.sort(key=lambda r: r[0])
+    axis = runs[0][2]
+    end = 0
+    for start, stop, a, _ in runs:
+        if a != axis or start != end:
+            return None
+        end = stop
+    if end != shape[axis]:
+        return None
+    return axis, [r[3] for r in runs]
+
+
+def _run_along_axis(index, shape):
+    """``(axis, start, stop, squeezed)`` when ``index`` selects positions start..stop-1 of one
+    axis (an int or a step-1 slice) and everything of the others; else None."""
+    if not is_basic(index):
+        return None
+    parts = index if isinstance(index, tuple) else (index,)
+    at = next((i for i, p in enumerate(parts) if p is Ellipsis), None)
+    if at is not None:
+        parts = parts[:at] + (slice(None),) * (len(shape) - len(parts) + 1) + parts[at + 1:]
+    found = None
+    for axis, p in enumerate(parts):
+        if type(p) is slice:
+            start, stop, step = p.indices(shape[axis])
+            if (start, stop) == (0, shape[axis]):
+                continue
+            if step != 1 or found is not None or stop <= start:
+                return None
+            found = (axis, start, stop, False)
+        elif isinstance(p, (int, np.integer)) and not isinstance(p, bool) and found is None:
+            k = int(p) % shape[axis] if -shape[axis] <= p < shape[axis] else None
+            if k is None:
+                return None
+            found = (axis, k, k + 1, True)
+        else:
+            return None
+    return found
 
 
 class xp:
