@@ -129,6 +129,13 @@ def matmul(a, b):
     return binary(P.matmul, a, b)
 
 
+def addmm(c, a, b):
+    """``c + a @ b`` in one node (``torch.addmm``): the bias or projected input of a layer
+    added to a product without a separate temporary."""
+    a, b = as_tensor(a), as_tensor(b)
+    return apply(P.addmm, (lift(c, a) if type(c) is not Tensor else c, a, b))
+
+
 def maximum(a, b):
     """Elementwise max; at ties each side gets half the gradient."""
     return binary(P.maximum, a, b)

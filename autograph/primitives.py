@@ -252,6 +252,37 @@ matmul = primitive("matmul", np.matmul, symbol="@", hint=_matmul_hint,
                    vjp=(_matmul_vjp_a, _matmul_vjp_b),
                    jvp=(lambda d, y, a, b: d @ b, lambda d, y, a, b: a @ d))
 
+
+
+def _addmm(c, a, b):
+    """c + a @ b, adding into the product's buffer; c must broadcast to the product's shape."""
+    out = np.matmul(a, b)
+    if np.broadcast_shapes(c.shape, np.shape(out)) != np.shape(out):
+        raise ValueError("c does not broadcast to the product")
+    if type(out) is np.ndarray and np.result_type(out, c) == out.dtype:
+        out += c
+        return out
+    return c + out
+
+
+def _addmm_hint(c, a, b):
+    try:        # the product's shape, from tiny stand-ins (this runs only on an error)
+        product = np.matmul(np.zeros(a.shape, np.int8), np.zeros(b.shape, np.int8)).shape
+    except ValueError:
+        return _matmul_hint(a, b)
+    return ("the added term (shape %s) must broadcast to the product's shape %s, as a bias does"
+            % (c.shape, product))
+
+
+# c + a @ b as one node (torch.addmm): an RNN step adds its projected input to the recurrent
+# product, and this saves a node and a full-size temporary per step
+addmm = primitive("addmm", _addmm, hint=_addmm_hint,
+                  vjp=(lambda g, y, c, a, b: g,                   # sum_to undoes broadcasting
+                       lambda g, y, c, a, b: _matmul_vjp_a(g, y, a, b),
+                       lambda g, y, c, a, b: _matmul_vjp_b(g, y, a, b)),
+                  jvp=(lambda d, y, c, a, b: xp.broadcast_to(d, y.shape),
+                       lambda d, y, c, a, b: d @ b, lambda d, y, c, a, b: a @ d))
+
 # shape ops
 identity = primitive("identity", lambda x: x,
                      vjp=(lambda g, y, x: g,), jvp=(lambda d, y, x: d,))

@@ -71,8 +71,7 @@ class Cell(Module):
 
     def project(self, x, p):
         """x W_ihᵀ + b for every row of ``x``."""
-        xp = x @ p.W_ih
-        return xp if p.b is None else xp + p.b
+        return x @ p.W_ih if p.b is None else ag.addmm(p.b, x, p.W_ih)
 
     def step(self, xp, state, p):
         raise NotImplementedError("%s defines no step()" % type(self).__name__)
@@ -149,7 +148,7 @@ class RNNCell(Cell):
 
     def step(self, xp, h, p):
         with ag.scope("hidden"):
-            return self.act(xp + h @ p.W_hh)
+            return self.act(ag.addmm(xp, h, p.W_hh))         # xp + h W_hhᵀ
 
 
 class JordanCell(Cell):
@@ -188,10 +187,9 @@ class JordanCell(Cell):
 
     def step(self, xp, y, p):
         with ag.scope("hidden"):
-            h = self.act(xp + y @ p.W_hh)
+            h = self.act(ag.addmm(xp, y, p.W_hh))         # xp + y W_hhᵀ
         with ag.scope("output"):
-            z = h @ p.W_ho
-            return self.out_act(z if p.b_ho is None else z + p.b_ho)
+            return self.out_act(h @ p.W_ho if p.b_ho is None else ag.addmm(p.b_ho, h, p.W_ho))
 
     def describe(self):
         return "%s(%d, %d, %d)" % (type(self).__name__, self.input_size, self.hidden_size,
@@ -236,7 +234,7 @@ class LSTMCell(Cell):
     def step(self, xp, state, p):
         h, c = state
         H = self.hidden_size
-        z = xp + h @ p.W_hh
+        z = ag.addmm(xp, h, p.W_hh)             # xp + h W_hhᵀ: every gate's pre-activation
         with ag.scope("input_gate"):
             i = ag.sigmoid(z[..., :H])
         with ag.scope("forget_gate"):
@@ -277,7 +275,7 @@ class PeepholeLSTMCell(LSTMCell):
 
     def step(self, xp, state, p):
         h, c = state
-        zi, zf, zg, zo = ag.split(xp + h @ p.W_hh, 4, axis=-1)
+        zi, zf, zg, zo = ag.split(ag.addmm(xp, h, p.W_hh), 4, axis=-1)
         with ag.scope("input_gate"):
             i = ag.sigmoid(zi + p.w_ci * c)
         with ag.scope("forget_gate"):
@@ -376,7 +374,7 @@ class CTRNNCell(Cell):
 
         def dydt(y):
             s = ag.sigmoid(y if p.theta is None else y + p.theta)
-            return (s @ p.W_hh + xp - y) * p.inv_tau
+            return (ag.addmm(xp, s, p.W_hh) - y) * p.inv_tau      # (W σ(y+θ) + I x - y) / τ
 
         with ag.scope("hidden"):
             for _ in range(self.unfolds):

@@ -317,8 +317,8 @@ class Linear(Module):
         if x.shape[-1:] != (self.in_features,):
             raise ShapeError("Linear(%d, %d): input of shape %s; its last axis must be %d"
                              % (self.in_features, self.out_features, x.shape, self.in_features))
-        y = x @ self.weight.T
-        return y if self.bias is None else y + self.bias
+        W = self.weight.T
+        return x @ W if self.bias is None else ag.addmm(self.bias, x, W)
 
     def extra_repr(self):
         return "in_features=%d, out_features=%d, bias=%s" % (

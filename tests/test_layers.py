@@ -208,7 +208,7 @@ def test_one_matmul_for_the_input_and_one_per_step(name):
     out, _ = m(x)
     matmuls = {}
     for node in graph_nodes([out]):
-        if node.op_name == "matmul":
+        if node.op_name in ("matmul", "addmm"):
             matmuls[node.scope] = matmuls.get(node.scope, 0) + 1
     solves = 4 if name == "CTRNN" else 1                # RK4 evaluates W σ(y + θ) four times
     for track in ("_l0", "_l0_reverse", "_l1", "_l1_reverse"):

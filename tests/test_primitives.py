@@ -123,6 +123,16 @@ def case_matmul(data):
     return ag.matmul, [values(data, sa), values(data, sb)]
 
 
+def case_addmm(data):
+    sa, sb = data.draw(mutually_broadcastable_shapes(signature=np.matmul.signature, max_dims=2,
+                                                     max_side=3), label="shapes").input_shapes
+    out = np.matmul(np.ones(sa), np.ones(sb)).shape
+    keep = data.draw(st.lists(st.booleans(), min_size=len(out), max_size=len(out)), label="c")
+    lead = data.draw(st.integers(0, len(out)), label="c's axes")
+    sc = tuple(n if k else 1 for n, k in zip(out, keep))[lead:]   # broadcasts to the product
+    return ag.addmm, [values(data, sc), values(data, sa), values(data, sb)]
+
+
 def case_transpose(data):
     shape = one_shape(data)
     axes = data.draw(st.permutations(range(len(shape))), label="axes")
@@ -210,6 +220,7 @@ CHECKS = {
     "logsumexp": case_reduction(ag.logsumexp),
     "log_softmax": case_log_softmax,
     "matmul": case_matmul,
+    "addmm": case_addmm,
     "identity": unary(lambda x: P.identity(x)),
     "transpose": case_transpose,
     "reshape": case_reshape,
@@ -346,3 +357,12 @@ def test_composed_sigmoid_would_fail_where_the_primitive_does_not():
     t.grad = None
     ag.sigmoid(t).sum().backward()
     assert np.isfinite(t.grad.numpy()).all()
+
+
+def test_addmm_names_the_shapes_that_do_not_fit():
+    a, b = ag.ones((2, 3)), ag.ones((3, 4))
+    np.testing.assert_allclose(ag.addmm(ag.ones(4), a, b).numpy(), np.full((2, 4), 4.0))
+    with pytest.raises(ag.ShapeError, match=r"addmm: .*must broadcast to the product's shape \(2, 4\)"):
+        ag.addmm(ag.ones((3, 4)), a, b)
+    with pytest.raises(ag.ShapeError, match=r"addmm: .*last axis of the left operand \(3\)"):
+        ag.addmm(ag.ones(4), a, ag.ones((2, 4)))
