@@ -4,6 +4,7 @@
     a = ag.tensor(2.0, requires_grad=True); b = ag.tensor(1.0, requires_grad=True)
     e = (a + b) * (b + 1); e.backward()      # a.grad = 2, b.grad = 5
 """
+from . import allocator
 from .errors import AnomalyError, AutogradError, GradcheckError, ShapeError
 from .modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope
 from .tensor import Tensor, get_default_dtype, set_default_dtype
@@ -19,3 +20,5 @@ from .gradcheck import gradcheck
 from .backward import grads_of
 
 __version__ = "0.1.0"
+
+allocator.keep_freed_memory()
