@@ -86,9 +86,10 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
     nodes = {root._id: root}                      # pending nodes by id; the heap holds their ids
     owned = set()                                 # buffers this loop allocated: safe to add into
     heap = [-root._id]
+    pop, push, pending = heappop, heappush, grads.get      # locals: this loop runs per node
     with modes.enable_grad() if create_graph else _nothing:
         while heap:
-            key = -heappop(heap)
+            key = -pop(heap)
             node = nodes.pop(key)
             g = grads.pop(key)
             if type(g) is Scatter:
@@ -137,11 +138,11 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                     check_backward(node, i, g, gi)
                 if trace:
                     sent.append((i, gi))
-                prev = grads.get(k)
+                prev = pending(k)
                 if prev is None:
                     grads[k] = gi
                     nodes[k] = x
-                    heappush(heap, -k)
+                    push(heap, -k)
                 elif create_graph or isinstance(prev, np.generic) and type(gi) is not Scatter:
                     grads[k] = prev + gi                 # no buffer to reuse
                 else:

@@ -271,7 +271,7 @@ def getitem(x, index):
     """``x[index]`` for basic and integer-array indices; the gradient is a scatter-add."""
     if isinstance(index, Tensor):
         index = index.data
-    elif isinstance(index, tuple):
+    elif type(index) is tuple and Tensor in map(type, index):
         index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
     elif isinstance(index, list):
         index = np.asarray(index)

@@ -12,6 +12,8 @@ Broadcasting is undone in one shared place (``sum_to``, applied by the backward 
 Subgradient conventions: relu'(0) = 0 and |x|'(0) = 0 (as PyTorch); at ties, maximum/minimum
 and max/min reductions split the gradient evenly between the tied entries.
 """
+import math
+
 import numpy as np
 
 from .tensor import Tensor, apply, constant
@@ -84,9 +86,10 @@ def swap(a):
 
 def is_basic(index):
     """True for indices made only of ints, slices, None and Ellipsis (no duplicates possible)."""
-    parts = index if isinstance(index, tuple) else (index,)
-    return all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice))
-               for p in parts)
+    for p in index if type(index) is tuple else (index,):
+        if not (p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice))):
+            return False
+    return True
 
 
 def concat_slice(i, xs, axis):
@@ -325,7 +328,7 @@ class Scatter:
         """Take ``other``'s pieces, or become dense: once the pieces hold more than one buffer
         would (repeated overlapping slices then cost one buffer, not one per slice), and for
         small pieces (where a piece's bookkeeping costs more than adding it into a buffer)."""
-        if other.size < 512 or self.size + other.size > np.prod(self.shape):
+        if other.size < 512 or self.size + other.size > math.prod(self.shape):
             return other.add_into(self.dense())
         self.pieces += other.pieces
         self.size += other.size
@@ -341,7 +344,7 @@ class Scatter:
         return buf
 
     def dense(self):
-        tiles = _tiles(self.pieces, self.shape)
+        tiles = _tiles(self.pieces, self.shape) if len(self.pieces) > 1 else None
         if tiles is not None:
             return np.concatenate(tiles[1], axis=tiles[0], dtype=self.dtype)
         return self.add_into(np.zeros(self.shape, dtype=self.dtype))
