@@ -51,5 +51,26 @@ def check_backward(node, i, g, gi):
                _scope(node), node.shape, _origin(node)))
 
 
+def check_arrived(node, g, hooked, is_root):
+    """Called on each node's complete gradient: every contribution was checked finite when it
+    was made, so a non-finite total was made by adding them up, by a hook, or came as the seed."""
+    value = g.data if isinstance(g, Tensor) else g
+    if _finite(value):
+        return
+    what = "%s (%s, shape %s)%s" % (node.op_name or "a leaf", node.name or "unnamed", node.shape,
+                                    _scope(node))
+    if hooked:
+        raise AnomalyError("a hook registered on %s returned a gradient with %s from a finite "
+                           "one; fix the hook" % (what, _what(value)))
+    if is_root:
+        raise AnomalyError("the gradient passed to backward() for %s contains %s; pass a finite "
+                           "gradient" % (what, _what(value)))
+    raise AnomalyError(
+        "the gradient of %s is %s although every contribution to it was finite: adding them up "
+        "overflowed %s (largest finite value %.3g); made at %s. Scale the loss down or compute "
+        "in float64" % (what, _what(value), np.asarray(value).dtype,
+                        np.finfo(np.asarray(value).dtype).max, _origin(node)))
+
+
 def _scope(t):
     return " in scope '%s'" % t._scope if t._scope else ""

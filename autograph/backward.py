@@ -13,6 +13,7 @@ from heapq import heappop, heappush
 import numpy as np
 
 from . import modes
+from .anomaly import check_arrived, check_backward
 from .errors import AutogradError
 from .primitives import Scatter, sum_to
 from .ops import astype
@@ -96,7 +97,11 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                 g = g.dense()
                 owned.add(key)
             if node._hooks:
+                if anomaly:
+                    check_arrived(node, g, False, key == root._id)
                 g = _run_hooks(node, g, create_graph)
+            if anomaly:
+                check_arrived(node, g, bool(node._hooks), key == root._id)
             op = node._op
             if op is None or node._retain or wanted is not None:
                 if wanted is None:
@@ -134,7 +139,6 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                 if gi.shape != x.data.shape:
                     gi = sum_to(gi, x.data.shape)
                 if anomaly:
-                    from .anomaly import check_backward
                     check_backward(node, i, g, gi)
                 if trace:
                     sent.append((i, gi))

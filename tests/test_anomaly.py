@@ -82,3 +82,35 @@ def test_creation_lines_are_captured_only_inside_the_mode():
     assert w._origin is None
     w.backward()                                    # finite everywhere: no error
     assert x.grad.item() == 3.0
+
+
+def test_finite_gradients_that_overflow_when_added_are_blamed_on_the_sum():
+    x = ag.tensor(np.float32(1e-30), requires_grad=True)   # the forward stays small
+    with ag.detect_anomaly():
+        with ag.scope("shared"):
+            h = x * 1.0  # used twice
+        loss = h * 3e38 + h * 3e38          # each path's gradient is finite, their sum is not
+        with pytest.raises(ag.AnomalyError) as err:
+            loss.backward()
+    msg = str(err.value)
+    assert msg.startswith("the gradient of mul (unnamed, shape ())")
+    assert "scope 'shared'" in msg and "adding them up overflowed float32" in msg
+    assert "%s:%d" % (HERE, line_of("# used twice")) in msg
+
+
+def test_a_hook_that_returns_nan_is_blamed():
+    x = ag.tensor(np.ones(3), requires_grad=True, name="x")
+    with ag.detect_anomaly():
+        y = x * 2.0
+        y.register_hook(lambda g: g * np.nan)
+        with pytest.raises(ag.AnomalyError, match=r"a hook registered on mul \(unnamed, shape "
+                                                  r"\(3,\)\) returned a gradient with NaN"):
+            y.sum().backward()
+
+
+def test_a_non_finite_seed_gradient_is_named():
+    x = ag.tensor(np.ones(2), requires_grad=True)
+    with ag.detect_anomaly():
+        y = x * 2.0
+        with pytest.raises(ag.AnomalyError, match="the gradient passed to backward"):
+            y.backward(np.array([1.0, np.inf]))
