@@ -24,12 +24,15 @@ TABLE = {}
 class Primitive:
     """One op of the table. ``vjp``/``jvp`` hold one rule per input."""
 
-    __slots__ = ("name", "forward", "vjp", "jvp", "symbol", "smooth", "hint")
+    __slots__ = ("name", "forward", "vjp", "jvp", "symbol", "smooth", "hint", "saves")
     # hint: a function of the input arrays that says what is wrong when forward fails
+    # saves: the values the rules read, "y" for the output and input positions; None for all.
+    #   Everything else is read at most for its shape and dtype, so release_unneeded() may free it.
 
-    def __init__(self, name, forward, vjp, jvp, symbol=None, smooth=True, hint=None):
+    def __init__(self, name, forward, vjp, jvp, symbol=None, smooth=True, hint=None, saves=None):
         self.name, self.forward, self.vjp, self.jvp = name, forward, vjp, jvp
         self.symbol, self.smooth, self.hint = symbol, smooth, hint
+        self.saves = None if saves is None else frozenset(saves)
 
     def __call__(self, *inputs, **params):
         return apply(self, inputs, params or None)
@@ -146,40 +149,51 @@ def _max(x, axis=None, keepdims=False):
 # -- the table ---------------------------------------------------------------------------
 add = primitive("add", np.add, symbol="+",
                 vjp=(lambda g, y, a, b: g, lambda g, y, a, b: g),
-                jvp=(lambda d, y, a, b: d, lambda d, y, a, b: d))
+                jvp=(lambda d, y, a, b: d, lambda d, y, a, b: d),
+                saves=())
 sub = primitive("sub", np.subtract, symbol="-",
                 vjp=(lambda g, y, a, b: g, lambda g, y, a, b: -g),
-                jvp=(lambda d, y, a, b: d, lambda d, y, a, b: -d))
+                jvp=(lambda d, y, a, b: d, lambda d, y, a, b: -d),
+                saves=())
 mul = primitive("mul", np.multiply, symbol="*",
                 vjp=(lambda g, y, a, b: g * b, lambda g, y, a, b: g * a),
-                jvp=(lambda d, y, a, b: d * b, lambda d, y, a, b: a * d))
+                jvp=(lambda d, y, a, b: d * b, lambda d, y, a, b: a * d),
+                saves=(0, 1))
 div = primitive("div", np.divide, symbol="/",
                 vjp=(lambda g, y, a, b: g / b, lambda g, y, a, b: -g * y / b),
-                jvp=(lambda d, y, a, b: d / b, lambda d, y, a, b: -d * y / b))
+                jvp=(lambda d, y, a, b: d / b, lambda d, y, a, b: -d * y / b),
+                saves=("y", 1))
 power = primitive("pow", np.power, symbol="**",
                   vjp=(lambda g, y, a, b: g * b * a ** (b - 1),
                        lambda g, y, a, b: g * y * xp.log(a)),
                   jvp=(lambda d, y, a, b: d * b * a ** (b - 1),
                        lambda d, y, a, b: d * y * xp.log(a)))
 neg = primitive("neg", np.negative,
-                vjp=(lambda g, y, x: -g,), jvp=(lambda d, y, x: -d,))
+                vjp=(lambda g, y, x: -g,), jvp=(lambda d, y, x: -d,),
+                saves=())
 exp = primitive("exp", np.exp,
-                vjp=(lambda g, y, x: g * y,), jvp=(lambda d, y, x: d * y,))
+                vjp=(lambda g, y, x: g * y,), jvp=(lambda d, y, x: d * y,),
+                saves=("y",))
 log = primitive("log", np.log,
-                vjp=(lambda g, y, x: g / x,), jvp=(lambda d, y, x: d / x,))
+                vjp=(lambda g, y, x: g / x,), jvp=(lambda d, y, x: d / x,),
+                saves=(0,))
 sqrt = primitive("sqrt", np.sqrt,
-                 vjp=(lambda g, y, x: g * 0.5 / y,), jvp=(lambda d, y, x: d * 0.5 / y,))
+                 vjp=(lambda g, y, x: g * 0.5 / y,), jvp=(lambda d, y, x: d * 0.5 / y,),
+                 saves=("y",))
 absolute = primitive("abs", np.abs, smooth=False,
                      vjp=(lambda g, y, x: g * xp.sign(x),), jvp=(lambda d, y, x: d * xp.sign(x),))
 tanh = primitive("tanh", np.tanh,
-                 vjp=(lambda g, y, x: g * (1 - y * y),), jvp=(lambda d, y, x: d * (1 - y * y),))
+                 vjp=(lambda g, y, x: g * (1 - y * y),), jvp=(lambda d, y, x: d * (1 - y * y),),
+                 saves=("y",))
 sigmoid = primitive("sigmoid", _sigmoid,
-                    vjp=(lambda g, y, x: g * y * (1 - y),), jvp=(lambda d, y, x: d * y * (1 - y),))
+                    vjp=(lambda g, y, x: g * y * (1 - y),), jvp=(lambda d, y, x: d * y * (1 - y),),
+                    saves=("y",))
 softplus = primitive("softplus", lambda x: np.logaddexp(0, x),
                      vjp=(lambda g, y, x: g * xp.sigmoid(x),),
                      jvp=(lambda d, y, x: d * xp.sigmoid(x),))
 relu = primitive("relu", lambda x: np.maximum(x, 0), smooth=False,
-                 vjp=(lambda g, y, x: g * (x > 0),), jvp=(lambda d, y, x: d * (x > 0),))
+                 vjp=(lambda g, y, x: g * (x > 0),), jvp=(lambda d, y, x: d * (x > 0),),
+                 saves=(0,))
 maximum = primitive("maximum", np.maximum, smooth=False,
                     vjp=(lambda g, y, a, b: g * (a > b) + 0.5 * g * (a == b),
                          lambda g, y, a, b: g * (b > a) + 0.5 * g * (a == b)),
@@ -192,16 +206,19 @@ where = primitive("where", lambda a, b, cond: np.where(cond, a, b), smooth=False
                   vjp=(lambda g, y, a, b, cond: xp.where(cond, g, 0),
                        lambda g, y, a, b, cond: xp.where(cond, 0, g)),
                   jvp=(lambda d, y, a, b, cond: xp.where(cond, d, 0),
-                       lambda d, y, a, b, cond: xp.where(cond, 0, d)))
+                       lambda d, y, a, b, cond: xp.where(cond, 0, d)),
+                  saves=())
 cast = primitive("cast", lambda x, dtype: x.astype(dtype),
                  vjp=(lambda g, y, x, dtype: g.astype(x.dtype),),
-                 jvp=(lambda d, y, x, dtype: d.astype(dtype),))
+                 jvp=(lambda d, y, x, dtype: d.astype(dtype),),
+                 saves=())
 
 # reductions: the gradient is the upstream gradient spread back over the reduced axes
 total = primitive("sum", lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
                   vjp=(lambda g, y, x, axis=None, keepdims=False:
                        xp.broadcast_to(keep(g, x, axis, keepdims), x.shape),),
-                  jvp=(lambda d, y, x, axis=None, keepdims=False: d.sum(axis=axis, keepdims=keepdims),))
+                  jvp=(lambda d, y, x, axis=None, keepdims=False: d.sum(axis=axis, keepdims=keepdims),),
+                  saves=())
 
 
 def _argmax_weights(x, y, axis, keepdims):
@@ -253,7 +270,8 @@ def _matmul_hint(a, b):
 
 matmul = primitive("matmul", np.matmul, symbol="@", hint=_matmul_hint,
                    vjp=(_matmul_vjp_a, _matmul_vjp_b),
-                   jvp=(lambda d, y, a, b: d @ b, lambda d, y, a, b: a @ d))
+                   jvp=(lambda d, y, a, b: d @ b, lambda d, y, a, b: a @ d),
+                   saves=(0, 1))
 
 
 
@@ -284,30 +302,38 @@ addmm = primitive("addmm", _addmm, hint=_addmm_hint,
                        lambda g, y, c, a, b: _matmul_vjp_a(g, y, a, b),
                        lambda g, y, c, a, b: _matmul_vjp_b(g, y, a, b)),
                   jvp=(lambda d, y, c, a, b: xp.broadcast_to(d, y.shape),
-                       lambda d, y, c, a, b: d @ b, lambda d, y, c, a, b: a @ d))
+                       lambda d, y, c, a, b: d @ b, lambda d, y, c, a, b: a @ d),
+                  saves=(1, 2))
 
 # shape ops
 identity = primitive("identity", lambda x: x,
-                     vjp=(lambda g, y, x: g,), jvp=(lambda d, y, x: d,))
+                     vjp=(lambda g, y, x: g,), jvp=(lambda d, y, x: d,),
+                     saves=())
 transpose = primitive("transpose", lambda x, axes: np.transpose(x, axes),
                       vjp=(lambda g, y, x, axes: g.transpose(tuple(np.argsort(axes))),),
-                      jvp=(lambda d, y, x, axes: d.transpose(axes),))
+                      jvp=(lambda d, y, x, axes: d.transpose(axes),),
+                      saves=())
 reshape = primitive("reshape", lambda x, shape: np.reshape(x, shape),
                     vjp=(lambda g, y, x, shape: g.reshape(x.shape),),
-                    jvp=(lambda d, y, x, shape: d.reshape(shape),))
+                    jvp=(lambda d, y, x, shape: d.reshape(shape),),
+                    saves=())
 broadcast_to = primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
                          vjp=(lambda g, y, x, shape: g,),         # sum_to undoes it
-                         jvp=(lambda d, y, x, shape: xp.broadcast_to(d, shape),))
+                         jvp=(lambda d, y, x, shape: xp.broadcast_to(d, shape),),
+                         saves=())
 getitem = primitive("getitem", lambda x, index: x[index],
                     vjp=(lambda g, y, x, index: xp.scatter(g, index, x.shape),),
-                    jvp=(lambda d, y, x, index: d[index],))
+                    jvp=(lambda d, y, x, index: d[index],),
+                    saves=())
 scatter_add = primitive("scatter_add", _scatter_add,
                         vjp=(lambda g, y, v, index, shape: g[index],),
-                        jvp=(lambda d, y, v, index, shape: scatter_add(d, index=index, shape=shape),))
+                        jvp=(lambda d, y, v, index, shape: scatter_add(d, index=index, shape=shape),),
+                        saves=())
 concat = primitive("concat", lambda *xs, axis=0: np.concatenate(xs, axis=axis),
                    vjp=PerInput(lambda i, g, y, *xs, axis=0: g[concat_slice(i, xs, axis)]),
                    jvp=PerInput(lambda i, d, y, *xs, axis=0:
-                                xp.scatter(d, concat_slice(i, xs, axis), y.shape)))
+                                xp.scatter(d, concat_slice(i, xs, axis), y.shape)),
+                   saves=())
 
 
 class Scatter:

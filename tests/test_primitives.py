@@ -366,3 +366,39 @@ def test_addmm_names_the_shapes_that_do_not_fit():
         ag.addmm(ag.ones((3, 4)), a, b)
     with pytest.raises(ag.ShapeError, match=r"addmm: .*last axis of the left operand \(3\)"):
         ag.addmm(ag.ones(4), a, ag.ones((2, 4)))
+
+
+# -- what the rules read -----------------------------------------------------------------------
+def dense(value):
+    if isinstance(value, ag.Tensor):
+        value = value.data
+    return value.dense() if isinstance(value, P.Scatter) else np.asarray(value)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, op in P.TABLE.items() if op.saves is not None))
+@settings(max_examples=25)
+@given(data=st.data())
+def test_rules_read_only_the_values_the_primitive_saves(name, data):
+    """``saves`` is what release_unneeded() keeps: every other value replaced by an all-NaN
+    stand-in of its shape must leave every vjp and jvp rule's result unchanged."""
+    f, inputs = CHECKS[name](data)
+    out = f(*[ag.tensor(x, requires_grad=True) for x in inputs])
+    node = next(n for n in graph_nodes([out]) if n.op_name == name)
+    op, saves = node._op, node._op.saves
+
+    def hide(value, kept):
+        return value if kept else np.broadcast_to(np.array(np.nan, value.dtype), value.shape)
+    ins = [x.data for x in node._inputs]
+    hidden = [hide(x, i in saves) for i, x in enumerate(ins)]
+    y, y_hidden = node.data, hide(node.data, "y" in saves)
+    params = node._params or {}
+    rng = np.random.default_rng(0)
+    g = np.asarray(rng.standard_normal(y.shape))
+    for i, x in enumerate(ins):
+        d = np.asarray(rng.standard_normal(x.shape))
+        for rule, seed, wrap in ((op.vjp[i], g, np.asarray), (op.jvp[i], d, ag.tensor)):
+            # vjp rules run on arrays in a backward pass, jvp rules on tensors in forward mode
+            want, got = (dense(rule(wrap(seed), wrap(out), *map(wrap, xs), **params))
+                         for out, xs in ((y, ins), (y_hidden, hidden)))
+            np.testing.assert_array_equal(got, want, err_msg="%s reads a value it does not save"
+                                          % name)
