@@ -7,6 +7,7 @@
 from . import allocator
 from .errors import AnomalyError, AutogradError, GradcheckError, ShapeError
 from .modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope
+from .release import release_unneeded
 from .tensor import Tensor, get_default_dtype, set_default_dtype
 from .ops import (abs, add, addmm, arange, as_tensor, astype, broadcast_to, clip, concat, divide, exp,
                   expand_dims, flip, full, getitem, log, log_softmax, logsumexp, manual_seed,

@@ -25,6 +25,7 @@ from .backward import grads_of, run, seed
 from .errors import AutogradError
 from .forward import graph_nodes
 from .primitives import Scatter, sum_to
+from .release import is_stand_in
 from .tensor import Tensor
 
 MAX_LISTED_PATHS = 32    # explain() lists each path up to this many, else sums them
@@ -284,6 +285,9 @@ def shape_text(shape):
 
 def stats(a):
     """Small arrays in full, large ones as shape, min, mean, max and norm."""
+    if is_stand_in(a):
+        return "%s released (no derivative reads it; set keep_values on a layer to keep it)" \
+            % shape_text(a.shape)
     a = np.asarray(a)
     if a.size <= 6:
         return "[%s]" % ", ".join(num(v) for v in a.reshape(-1)) if a.ndim else num(a)

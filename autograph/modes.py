@@ -7,6 +7,7 @@ import contextlib
 
 grad_enabled = True
 anomaly = False
+release = False             # inside release.release_unneeded()
 scope_path = ""
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import modes
 from .errors import AutogradError, ShapeError
+from .release import MIN_BYTES as RELEASE_BYTES, is_released, track
 
 _ids = itertools.count()
 _default_dtype = np.dtype(np.float32)
@@ -67,6 +68,8 @@ class Tensor:
     ndim = property(lambda self: self.data.ndim)
     dtype = property(lambda self: self.data.dtype)
     size = property(lambda self: self.data.size)
+    released = property(is_released, doc="True when release_unneeded() freed the value (no "
+                         "derivative reads it); shape and dtype remain.")
     is_leaf = property(lambda self: self._op is None,
                        doc="True unless the tensor was computed by a recorded op.")
     op_name = property(lambda self: self._op.name if self._op is not None else None)
@@ -210,6 +213,8 @@ def apply(op, inputs, params=None):
             [x.requires_grad for x in inputs])):
         t.requires_grad = True
         t._op, t._inputs, t._params = op, inputs, params
+        if modes.release and t.data.nbytes >= RELEASE_BYTES:
+            track(t)
     else:
         t.requires_grad = False
         t._op = t._inputs = t._params = None

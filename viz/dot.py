@@ -357,7 +357,7 @@ class Writer:
                 attrs["peripheries"] = "2"
             if self.values is not None and self.color_by == "grad" and k in self.values:
                 self._grad_fill(attrs, classes, norm(self.values[k]))
-            if not np.isfinite(t.data).all() if t.data.dtype.kind in "fc" else False:
+            if t.data.dtype.kind in "fc" and not t.released and not np.isfinite(t.data).all():
                 classes.append("nan")
                 attrs.update(color="#e31a1c", penwidth="2.5", peripheries="2")
         if k in self.on_path and item.kind != "group":

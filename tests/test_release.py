@@ -1,0 +1,155 @@
+"""release_unneeded(): values no rule reads are freed once only the graph holds them; nothing a
+user holds or a derivative reads is touched, and every derivative stays exactly the same."""
+import gc
+import re
+import weakref
+
+import numpy as np
+
+import autograph as ag
+import nets
+from autograph import release
+from autograph.forward import graph_nodes, push_tangents
+
+rng = np.random.default_rng(0)
+N = 32                                      # (32, 32) float64 = 8 KiB, above MIN_BYTES
+
+
+def net(x, W, steps=3, held=None):
+    """An RNN-like loop: each step's pre-activation z feeds only tanh (which saves its output)."""
+    h = x
+    for t in range(steps):
+        z = h @ W + x               # matmul's output feeds only add: neither value is read
+        h = ag.tanh(z)
+        if held is not None:
+            held.append(z)
+    return (h * h).sum()
+
+
+def inputs():
+    x = ag.tensor(rng.standard_normal((N, N)) * 0.3, requires_grad=True)
+    W = ag.tensor(rng.standard_normal((N, N)) * 0.3, requires_grad=True)
+    return x, W
+
+
+def released_ops(loss):
+    return sorted(n.op_name for n in graph_nodes([loss]) if n.released)
+
+
+def test_unread_values_are_released_and_gradients_are_unchanged():
+    x, W = inputs()
+    loss = net(x, W)
+    loss.backward()
+    want = x.grad.numpy().copy(), W.grad.numpy().copy()
+    x.grad = W.grad = None
+    with ag.release_unneeded():
+        loss = net(x, W)
+    # tanh reads its output, mul/matmul their inputs: only matmul's outputs go, and the adds
+    assert released_ops(loss) == ["add"] * 3 + ["matmul"] * 3
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), want[0])
+    np.testing.assert_array_equal(W.grad.numpy(), want[1])
+
+
+def test_a_released_value_keeps_its_shape_and_dtype_and_frees_its_memory():
+    x, W = inputs()
+    with ag.release_unneeded():
+        loss = ag.tanh(x @ W + 1.0).sum()
+    (node,) = [n for n in graph_nodes([loss]) if n.op_name == "matmul"]
+    assert node.released and node.shape == (N, N) and node.dtype == np.float64
+    assert node.data.base.nbytes == 8                   # one NaN viewed N·N times
+    assert np.isnan(node.numpy()).all()                 # reads show NaN, never stale numbers
+
+
+def test_tensors_the_user_holds_are_kept():
+    x, W = inputs()
+    held = []
+    with ag.release_unneeded():
+        loss = net(x, W, held=held)
+    assert not any(z.released for z in held)
+    assert released_ops(loss) == ["matmul"] * 3
+
+
+def test_small_values_and_graphs_outside_the_block_are_untouched():
+    x = ag.tensor(rng.standard_normal((4, 4)), requires_grad=True)
+    with ag.release_unneeded():
+        loss = ((x @ x + x) * 2.0).sum()                # 128-byte values
+    assert released_ops(loss) == []
+    x, W = inputs()
+    assert released_ops(net(x, W)) == []
+
+
+def test_forward_mode_and_higher_order_through_released_values():
+    x, W = inputs()
+    with ag.release_unneeded():
+        loss = net(x, W, steps=2)
+    assert released_ops(loss)
+    nodes = graph_nodes([loss])
+    tangent = rng.standard_normal((N, N))
+    with_released = push_tangents(nodes, [W], [ag.tensor(tangent)])[-1].data
+    kept = net(x, W, steps=2)
+    want = push_tangents(graph_nodes([kept]), [W], [ag.tensor(tangent)])[-1].data
+    np.testing.assert_allclose(with_released, want, rtol=1e-12)
+    (gW,) = ag.grads_of(loss, [W], create_graph=True)
+    (gW2,) = ag.grads_of(kept, [W], create_graph=True)
+    np.testing.assert_allclose(ag.grads_of(gW.sum(), [x])[0].data,
+                               ag.grads_of(gW2.sum(), [x])[0].data, rtol=1e-12)
+
+
+def test_the_block_holds_nothing_afterwards():
+    x, W = inputs()
+    with ag.release_unneeded():
+        loss = net(x, W)
+    assert not release._pending and not release._recent
+    watch = weakref.ref(loss)
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        del loss
+        assert watch() is None
+    finally:
+        if was:
+            gc.enable()
+
+
+def test_retain_graph_backward_twice_through_released_values():
+    x, W = inputs()
+    with ag.release_unneeded():
+        loss = net(x, W)
+    loss.backward(retain_graph=True)
+    first = W.grad.numpy().copy()
+    loss.backward()
+    np.testing.assert_allclose(W.grad.numpy(), 2 * first, rtol=1e-12)
+
+
+def test_recurrent_layers_release_by_default_and_keep_values_on_request():
+    x = ag.tensor(rng.standard_normal((6, 32, 16)).astype(np.float32))   # (32, 32) gates: 4 KiB
+    grads = {}
+    for keep in (True, False):
+        m = nets.LSTM(16, 32, rng=0)
+        m.keep_values = keep
+        out, _ = m(x)
+        loss = (out * out).sum()
+        released = released_ops(loss)
+        assert bool(released) is not keep
+        loss.backward()
+        grads[keep] = {k: p.grad.numpy() for k, p in m.named_parameters()}
+    assert set(released) == {"addmm", "getitem", "mul"}
+    for k in grads[True]:
+        np.testing.assert_array_equal(grads[False][k], grads[True][k])
+
+
+def test_pictures_and_the_debugger_say_released_instead_of_showing_nan():
+    import viz
+    from autograph.debug import stats
+    x, W = inputs()
+    with ag.release_unneeded():
+        loss = ag.tanh(x @ W + 1.0).sum()
+    (node,) = [n for n in graph_nodes([loss]) if n.op_name == "matmul"]
+    assert stats(node.data).startswith("[32,32] released")
+    dot = viz.picture(loss).dot
+    assert "nan" not in dot.lower(), dot               # no NaN marking, no NaN values
+    x.data[0, 0] = np.nan
+    with ag.release_unneeded():
+        loss = ag.tanh(x @ W + 1.0).sum()
+    assert re.search(r'class="[^"]*\bnan\b', viz.picture(loss).dot)   # a real NaN still is
