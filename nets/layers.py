@@ -15,6 +15,8 @@ weights are prepared once, the input projection of all T steps is one matmul, th
 state is the one after its own last step, the reverse direction starts at its own last step,
 and its outputs past its end are zero. The output keeps all T steps.
 """
+import contextlib
+
 import numpy as np
 
 import autograph as ag
@@ -65,6 +67,11 @@ class Recurrent(Module):
 
     num_directions = property(lambda self: 2 if self.bidirectional else 1)
 
+    # Steps run inside ag.release_unneeded(): values that no derivative reads (pre-activations,
+    # products added into a state, the projected inputs) are freed as the sequence goes, which
+    # halves the memory of a long sequence. True keeps them for pictures and the debugger.
+    keep_values = False
+
     def forward(self, x, hx=None, lengths=None):
         """x: (T, B, I), (B, T, I) with ``batch_first``, or unbatched (T, I). Returns
         (output, h_n), or (output, (h_n, c_n)) for the LSTMs; output is (T, B, D·H_out)."""
@@ -85,17 +92,18 @@ class Recurrent(Module):
         inp = ag.reshape(x, (T * B, x.shape[2]))
         drop = self._drop[0]
         finals = []
-        for layer in range(self.num_layers):
-            if layer and self.training and self.dropout:
-                inp = drop(inp)
-            outs = []
-            for reverse in range(self.num_directions):
-                k = layer * self.num_directions + reverse
-                out, state = self.run_track(self._tracks[k], inp, states[k], T, B, masks,
-                                            reverse, per_step)
-                outs.append(out)
-                finals.append(state)
-            inp = outs[0] if len(outs) == 1 else ag.concat(outs, axis=1)
+        with contextlib.nullcontext() if self.keep_values else ag.release_unneeded():
+            for layer in range(self.num_layers):
+                if layer and self.training and self.dropout:
+                    inp = drop(inp)
+                outs = []
+                for reverse in range(self.num_directions):
+                    k = layer * self.num_directions + reverse
+                    out, state = self.run_track(self._tracks[k], inp, states[k], T, B, masks,
+                                                reverse, per_step)
+                    outs.append(out)
+                    finals.append(state)
+                inp = outs[0] if len(outs) == 1 else ag.concat(outs, axis=1)
         output = ag.reshape(inp, (T, B, inp.shape[1]))
         if not batched:
             output = ag.reshape(output, (T, inp.shape[1]))
