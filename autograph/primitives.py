@@ -401,12 +401,15 @@ def _tiles(pieces, shape):
 def _run_along_axis(index, shape):
     """``(axis, start, stop, squeezed)`` when ``index`` selects positions start..stop-1 of one
     axis (an int or a step-1 slice) and everything of the others; else None."""
-    if not is_basic(index):
+    if type(index) is slice:
+        parts = (index,)
+    elif not is_basic(index):
         return None
-    parts = index if isinstance(index, tuple) else (index,)
-    at = next((i for i, p in enumerate(parts) if p is Ellipsis), None)
-    if at is not None:
-        parts = parts[:at] + (slice(None),) * (len(shape) - len(parts) + 1) + parts[at + 1:]
+    else:
+        parts = index if type(index) is tuple else (index,)
+        if Ellipsis in parts:       # only ints, slices and None here: == is safe
+            at = parts.index(Ellipsis)
+            parts = parts[:at] + (slice(None),) * (len(shape) - len(parts) + 1) + parts[at + 1:]
     found = None
     for axis, p in enumerate(parts):
         if type(p) is slice:

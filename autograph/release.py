@@ -110,7 +110,9 @@ def _count(recent):
 
 
 def _stand_in(data):
+    """A read-only array of ``data``'s shape and dtype that views one NaN (no memory)."""
     nan = _nan.get(data.dtype)
     if nan is None:
         nan = _nan[data.dtype] = np.full((), np.nan, data.dtype)
-    return np.broadcast_to(nan, data.shape)
+        nan.flags.writeable = False
+    return np.ndarray(data.shape, data.dtype, nan, 0, (0,) * data.ndim)   # broadcast_to: 7x slower

@@ -128,3 +128,27 @@ def test_slice_gradients_arrive_as_sparse_contributions():
     assert all(isinstance(c, Scatter) and [v.shape for _, v in c.pieces] == [(2, 3)] for c in sent)
     np.testing.assert_allclose(x.grad.numpy(), np.broadcast_to(np.arange(30.0)[:, None, None],
                                                                (30, 2, 3)))
+
+
+@pytest.mark.parametrize("indices", [
+    [(Ellipsis, slice(0, 2)), (Ellipsis, slice(2, 5)), (Ellipsis, slice(5, None))],   # tiles
+    [slice(3, 6), slice(0, 3)],                                                     # tiles
+    [0, 2, 1, 3, 5, -2],                                  # ints along axis 0, one negative
+    [(slice(None), slice(0, 4)), (slice(None), slice(2, 6))],                       # overlap
+    [(0, slice(0, 3)), (1, slice(None))],                                           # mixed
+    [slice(0, 2), np.array([2, 2, 5])],                                             # advanced
+])
+def test_merged_slice_gradients_equal_adding_each_into_zeros(indices):
+    """Pieces that tile the tensor are concatenated; anything else is added: same numbers."""
+    shape = (6, 100, 6)                 # pieces of 512 entries or more stay pieces
+    rng = np.random.default_rng(1)
+    pieces = [(i, rng.standard_normal(np.zeros(shape)[i].shape)) for i in indices]
+    want = np.zeros(shape)
+    for i, v in pieces:
+        np.add.at(want, i, v)
+    merged = Scatter(pieces[0][1], pieces[0][0], shape)
+    for i, v in pieces[1:]:
+        s = Scatter(v, i, shape)
+        merged = merged.merge(s) if isinstance(merged, Scatter) else s.add_into(merged)
+    got = merged.dense() if isinstance(merged, Scatter) else merged
+    np.testing.assert_array_equal(got, want)
