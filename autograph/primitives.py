@@ -344,6 +344,9 @@ concat = primitive("concat", lambda *xs, axis=0: np.concatenate(xs, axis=axis),
                    saves=())
 
 
+DENSE_BYTES = 16 << 20     # Scatter: above this a gradient is added into one buffer at once
+
+
 class Scatter:
     """A lazy gradient: ``zeros(shape)`` plus ``value`` at ``index``, for each of its pieces.
 
@@ -360,9 +363,12 @@ class Scatter:
 
     def merge(self, other):
         """Take ``other``'s pieces, or become dense: once the pieces hold more than one buffer
-        would (repeated overlapping slices then cost one buffer, not one per slice), and for
-        small pieces (where a piece's bookkeeping costs more than adding it into a buffer)."""
-        if other.size < 512 or self.size + other.size > math.prod(self.shape):
+        would (repeated overlapping slices then cost one buffer, not one per slice), for small
+        pieces (where a piece's bookkeeping costs more than adding it into a buffer), and for
+        large tensors (whose pieces and their concatenation would be two copies at once)."""
+        full = math.prod(self.shape)
+        if other.size < 512 or self.size + other.size > full \
+                or full * self.dtype.itemsize > DENSE_BYTES:
             return other.add_into(self.dense())
         self.pieces += other.pieces
         self.size += other.size

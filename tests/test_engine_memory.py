@@ -152,3 +152,15 @@ def test_merged_slice_gradients_equal_adding_each_into_zeros(indices):
         merged = merged.merge(s) if isinstance(merged, Scatter) else s.add_into(merged)
     got = merged.dense() if isinstance(merged, Scatter) else merged
     np.testing.assert_array_equal(got, want)
+
+
+def test_pieces_of_a_large_tensor_go_into_one_buffer_at_once():
+    """Kept pieces and their concatenation would be two copies of a large gradient at once."""
+    from autograph.primitives import DENSE_BYTES
+    rows = DENSE_BYTES // (8 * 1024) + 8                  # just over the limit, float64
+    shape = (rows, 1024)
+    first = Scatter(np.ones((8, 1024)), slice(0, 8), shape)
+    merged = first.merge(Scatter(np.ones((8, 1024)), slice(8, 16), shape))
+    assert isinstance(merged, np.ndarray) and merged[:16].sum() == 16 * 1024 and merged[16:].sum() == 0
+    small = Scatter(np.ones((8, 1024)), slice(0, 8), (64, 1024))
+    assert isinstance(small.merge(Scatter(np.ones((8, 1024)), slice(8, 16), (64, 1024))), Scatter)
