@@ -123,12 +123,16 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                 y, args = node, ins
             else:
                 y = node.data
+                # spelt out for one and two inputs: a comprehension costs a call per node
                 if y.ndim:
-                    args = [t.data for t in ins]
+                    args = (ins[0].data, ins[1].data) if len(ins) == 2 else (
+                        (ins[0].data,) if len(ins) == 1 else [t.data for t in ins])
                 else:
                     # 0-d arrays as numpy scalars: arithmetic on them is ten times faster, and
                     # mixing a scalar with a 0-d array is slower still
-                    y, args = y[()], [t.data[()] for t in ins]
+                    y = y[()]
+                    args = (ins[0].data[()], ins[1].data[()]) if len(ins) == 2 else (
+                        (ins[0].data[()],) if len(ins) == 1 else [t.data[()] for t in ins])
             rules = op.vjp
             sent = [] if trace else None
             for i, x in enumerate(ins):
