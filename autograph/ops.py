@@ -267,18 +267,15 @@ def flip(x, axis=None):
     return getitem(x, tuple(index))
 
 
-def getitem(x, index, copy=False):
-    """``x[index]`` for basic and integer-array indices; the gradient is a scatter-add.
-
-    A basic slice is a view of ``x``'s array, which then stays in memory as long as the slice
-    does; ``copy=True`` gives it memory of its own."""
+def getitem(x, index):
+    """``x[index]`` for basic and integer-array indices; the gradient is a scatter-add."""
     if isinstance(index, Tensor):
         index = index.data
     elif type(index) is tuple and Tensor in map(type, index):
         index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
     elif isinstance(index, list):
         index = np.asarray(index)
-    return apply(P.getitem, (x,), {"index": index, "copy": True} if copy else {"index": index})
+    return apply(P.getitem, (x,), {"index": index})
 
 
 def concat(tensors, axis=0):

@@ -321,17 +321,9 @@ broadcast_to = primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, sha
                          vjp=(lambda g, y, x, shape: g,),         # sum_to undoes it
                          jvp=(lambda d, y, x, shape: xp.broadcast_to(d, shape),),
                          saves=())
-
-
-def _getitem(x, index, copy=False):
-    """x[index]; ``copy`` gives a basic slice memory of its own instead of a view of x."""
-    part = x[index]
-    return part.copy() if copy and isinstance(part, np.ndarray) and part.base is not None else part
-
-
-getitem = primitive("getitem", _getitem,
-                    vjp=(lambda g, y, x, index, copy=False: xp.scatter(g, index, x.shape),),
-                    jvp=(lambda d, y, x, index, copy=False: d[index],),
+getitem = primitive("getitem", lambda x, index: x[index],
+                    vjp=(lambda g, y, x, index: xp.scatter(g, index, x.shape),),
+                    jvp=(lambda d, y, x, index: d[index],),
                     saves=())
 scatter_add = primitive("scatter_add", _scatter_add,
                         vjp=(lambda g, y, v, index, shape: g[index],),

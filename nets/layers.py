@@ -117,20 +117,11 @@ class Recurrent(Module):
         with ag.scope(name):
             p = cell.prepare(lambda key: getattr(self, key + suffix))
             xp = cell.project(inp, p)
-        # each step's share of the projection as an array of its own, so that the projection
-        # is freed now and each share after its step (inside release_unneeded)
-        order = range(T - 1, -1, -1) if reverse else range(T)
-        shares = [None] * T
-        for t in order:
-            with ag.scope(name, t=t):
-                shares[t] = ag.getitem(xp, slice(t * B, (t + 1) * B), copy=not self.keep_values)
-        del xp
         outs = [None] * T
-        for t in order:
+        for t in (range(T - 1, -1, -1) if reverse else range(T)):
             with ag.scope(name, t=t):
                 extra = {k: v[t] for k, v in per_step.items()} if per_step else {}
-                share, shares[t] = shares[t], None
-                new = cell.step(share, state, p, **extra)
+                new = cell.step(xp[t * B:(t + 1) * B], state, p, **extra)
                 if masks is None:
                     state = new
                     outs[t] = cell.output(new)
