@@ -25,7 +25,7 @@ EVERY = 256                 # recorded ops between sweeps
 MIN_BYTES = 4096            # smaller values cost more bookkeeping than they free
 _HOLDERS = 3                # references a sweep itself holds: the entry, a local, the argument
 
-_recent = []                # nodes recorded since the last sweep, in creation order
+recent = []                 # nodes recorded since the last sweep, in creation order
 _pending = {}               # id -> [tensor, references from the graph, next check, wait]
 _sweeps = 0
 _depth = 0
@@ -51,14 +51,6 @@ class release_unneeded:
             sweep(final=True)
 
 
-def track(t):
-    """Called by the dispatch for each node of ``MIN_BYTES`` or more recorded inside
-    ``release_unneeded()``."""
-    _recent.append(t)
-    if len(_recent) >= EVERY:
-        sweep()
-
-
 def is_released(t):
     return is_stand_in(t.data)
 
@@ -69,10 +61,11 @@ def is_stand_in(data):
 
 
 def sweep(final=False):
-    global _recent, _sweeps
-    recent, _recent = _recent, []
+    """Called by the dispatch when ``recent`` (to which it appends each node of ``MIN_BYTES`` or
+    more recorded inside the block) reaches ``EVERY``, and when the outermost block ends."""
+    global _sweeps
     _count(recent)
-    del recent
+    recent.clear()
     _sweeps += 1
     for key, entry in list(_pending.items()):
         if entry[2] > _sweeps and not final:
@@ -89,10 +82,10 @@ def sweep(final=False):
         _pending.clear()
 
 
-def _count(recent):
+def _count(nodes):
     """Count the graph's references to pending tensors; admit new ones; drop saved ones."""
     pending = _pending
-    for t in recent:
+    for t in nodes:
         ins = t._inputs
         if ins is None:                 # already back-propagated and freed
             continue
@@ -104,8 +97,7 @@ def _count(recent):
                     del pending[x._id]  # a rule reads it: keep
                 else:
                     entry[1] += 1
-        if saves is not None and "y" not in saves and not t._retain and not t._hooks \
-                and t.data.dtype.kind == "f":
+        if saves is not None and "y" not in saves and not t._retain and not t._hooks:
             pending[t._id] = [t, 0, _sweeps + 1, 1]
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import modes
 from .errors import AutogradError, ShapeError
-from .release import MIN_BYTES as RELEASE_BYTES, is_released, track
+from .release import EVERY as RELEASE_EVERY, MIN_BYTES as RELEASE_BYTES, is_released, recent, sweep
 
 _ids = itertools.count()
 _default_dtype = np.dtype(np.float32)
@@ -214,7 +214,9 @@ def apply(op, inputs, params=None):
         t.requires_grad = True
         t._op, t._inputs, t._params = op, inputs, params
         if modes.release and t.data.nbytes >= RELEASE_BYTES:
-            track(t)
+            recent.append(t)
+            if len(recent) >= RELEASE_EVERY:
+                sweep()
     else:
         t.requires_grad = False
         t._op = t._inputs = t._params = None

@@ -100,7 +100,7 @@ def test_the_block_holds_nothing_afterwards():
     x, W = inputs()
     with ag.release_unneeded():
         loss = net(x, W)
-    assert not release._pending and not release._recent
+    assert not release._pending and not release.recent
     watch = weakref.ref(loss)
     was = gc.isenabled()
     gc.disable()
