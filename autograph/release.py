@@ -9,24 +9,26 @@ tensor: a tensor the user still holds is never touched, and a value that some re
 reads (``Primitive.saves``) is kept. The recurrent layers of ``nets`` run inside it.
 
 The graph's references are counted from the input tuples of the consumers recorded inside the
-block and compared with the interpreter's reference count, in sweeps every ``EVERY`` recorded
-ops and when the outermost block ends. Only nodes of at least ``MIN_BYTES`` are counted, so
-small graphs cost nothing; a consumer that was not counted holds a reference the sweep cannot
-explain, which keeps the value: a count can only err towards keeping. (CPython only; elsewhere
-nothing is released.)
+block (those still alive and not yet freed by a backward pass) and compared with the
+interpreter's reference count, in sweeps every ``EVERY`` recorded ops and when the outermost
+block ends. Only nodes of at least ``MIN_BYTES`` are counted, so small graphs cost nothing; a
+consumer that was not counted holds a reference the sweep cannot explain, which keeps the
+value: a count can only err towards keeping. (CPython only; elsewhere nothing is released.)
 """
 import sys
+import weakref
 
 import numpy as np
 
 from . import modes
 
 EVERY = 256                 # recorded ops between sweeps
+MAX_WAIT = 16               # sweeps between two checks of a tensor held elsewhere
 MIN_BYTES = 4096            # smaller values cost more bookkeeping than they free
 _HOLDERS = 3                # references a sweep itself holds: the entry, a local, the argument
 
 recent = []                 # nodes recorded since the last sweep, in creation order
-_pending = {}               # id -> [tensor, references from the graph, next check, wait]
+_pending = {}               # id -> [tensor, its consumers (weak, one per use), next check, wait]
 _sweeps = 0
 _depth = 0
 _nan = {}                   # dtype -> the 0-d NaN every stand-in of that dtype views
@@ -71,15 +73,26 @@ def sweep(final=False):
         if entry[2] > _sweeps and not final:
             continue
         t = entry[0]
-        if sys.getrefcount(t) - entry[1] == _HOLDERS:
+        if sys.getrefcount(t) == _HOLDERS + _graph_references(entry[1]):
             t.data = _stand_in(t.data)
             del _pending[key]
         else:                       # held elsewhere: look again later, less and less often
-            entry[3] *= 2
+            entry[3] = min(2 * entry[3], MAX_WAIT)
             entry[2] = _sweeps + entry[3]
         del t
     if final:
         _pending.clear()
+
+
+def _graph_references(consumers):
+    """References held by the input tuples of consumers still alive and not yet freed by a
+    backward pass (a freed or dropped consumer no longer holds one)."""
+    n = 0
+    for ref in consumers:
+        c = ref()
+        if c is not None and c._inputs is not None:
+            n += 1
+    return n
 
 
 def _count(nodes):
@@ -96,9 +109,9 @@ def _count(nodes):
                 if saves is None or i in saves:
                     del pending[x._id]  # a rule reads it: keep
                 else:
-                    entry[1] += 1
+                    entry[1].append(weakref.ref(t))
         if saves is not None and "y" not in saves and not t._retain and not t._hooks:
-            pending[t._id] = [t, 0, _sweeps + 1, 1]
+            pending[t._id] = [t, [], _sweeps + 1, 1]
 
 
 def _stand_in(data):

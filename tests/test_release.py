@@ -153,3 +153,37 @@ def test_pictures_and_the_debugger_say_released_instead_of_showing_nan():
     with ag.release_unneeded():
         loss = ag.tanh(x @ W + 1.0).sum()
     assert re.search(r'class="[^"]*\bnan\b', viz.picture(loss).dot)   # a real NaN still is
+
+
+def test_a_held_tensor_stays_when_a_backward_pass_frees_its_consumer():
+    """The consumer's reference goes with backward(); the user's must not be taken for it."""
+    x, W = inputs()
+    with ag.release_unneeded():
+        z = x @ W                           # read by nobody, held by the user
+        loss = ag.tanh(z + 1.0).sum()
+        for _ in range(2 * release.EVERY):  # sweeps: z is counted with one consumer, add
+            x * 1.0
+        loss.backward()                     # frees add's record of z
+        for _ in range(40 * release.EVERY):  # more sweeps, past the longest wait
+            x * 1.0
+    assert not z.released
+    np.testing.assert_allclose(z.numpy(), x.data @ W.data)
+
+
+def test_a_training_loop_inside_one_block_does_not_keep_old_graphs():
+    x, W = inputs()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        with ag.release_unneeded():
+            watches = []
+            for _ in range(100):                    # about 1,300 recorded ops: 5 sweeps
+                loss = net(x, W, steps=4)
+                watches.append(weakref.ref(loss._inputs[0]))    # h * h, a released value
+                loss.backward()
+                del loss
+            assert sum(w() is not None for w in watches) <= 25  # only since the last sweep
+            assert len(release._pending) <= 250
+    finally:
+        if was:
+            gc.enable()
