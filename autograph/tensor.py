@@ -103,8 +103,11 @@ class Tensor:
         return bool(self.data)
 
     def __repr__(self):
-        body = np.array2string(self.data, precision=4, separator=", ", threshold=20,
-                               prefix="tensor(")
+        if self.released:
+            body = "<released: no derivative reads it>, shape=%s" % (self.data.shape,)
+        else:
+            body = np.array2string(self.data, precision=4, separator=", ", threshold=20,
+                                   prefix="tensor(")
         extra = ""
         if self.data.dtype != _default_dtype:
             extra += ", dtype=%s" % self.data.dtype

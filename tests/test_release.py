@@ -59,6 +59,7 @@ def test_a_released_value_keeps_its_shape_and_dtype_and_frees_its_memory():
     assert node.released and node.shape == (N, N) and node.dtype == np.float64
     assert node.data.base.nbytes == 8                   # one NaN viewed N·N times
     assert np.isnan(node.numpy()).all()                 # reads show NaN, never stale numbers
+    assert repr(node).startswith("tensor(<released: no derivative reads it>, shape=(32, 32)")
 
 
 def test_tensors_the_user_holds_are_kept():
