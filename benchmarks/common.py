@@ -1,6 +1,8 @@
 """What the benchmarks share. Import it first: it sets one BLAS/OpenMP thread (before numpy is
 loaded, or it has no effect), puts the repository on the path, and gives ``torch`` with one
 thread when it is importable (else None), so that every library is measured on one core.
+With ``BENCH_WITHOUT_TORCH`` set, torch is not imported: a process timing another library then
+holds no more objects than that library's user would (the garbage collector walks them all).
 
     from common import seconds_per_call, torch   # before importing numpy
 """
@@ -15,6 +17,8 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 try:
+    if os.environ.get("BENCH_WITHOUT_TORCH"):   # a child process timing another library
+        raise ImportError
     import torch
     torch.set_num_threads(1)
 except ImportError:

@@ -3,6 +3,7 @@ one BLAS thread, for nets.LSTM and the references measured in the same run:
 
   numpy        a hand-written numpy forward + BPTT: the floor any numpy-based engine can reach
   autograph    nets.LSTM (the library's layer)
+  ag kept      nets.LSTM with keep_values = True (every intermediate value kept)
   ag composed  the same step written directly from autograph ops (engine cost without the layer)
   torch fused  torch.nn.LSTM                       } when torch is importable
   torch comp.  a torch loop of elementary ops      }
@@ -14,8 +15,11 @@ full-size gradient. Before timing, all variants are checked to compute the same 
     /path/to/python-with-torch benchmarks/lstm_step.py    # and the torch ones
     options: --no-memory (skip the memory runs), --wall, --profile (where nets.LSTM's time goes)
 
-Each variant runs in a fresh process (see time_child). Times are the median of three runs after
-a warm-up step; a run repeats the step for at least 0.2 s and reports the mean per step. The
+Each variant runs in a fresh process (see time_child), which imports torch only for the torch
+variants: a loaded torch gives the garbage collector some 130,000 more objects to walk in every
+full collection, which an autograph user's process does not have. Times are the median of three
+runs after a warm-up step; a run repeats the step for at least 0.2 s and reports the mean per
+step. The
 clock is the process's CPU time (user + system, so page faults count): on a machine shared with
 other work it is what one idle core would give; ``--wall`` uses the wall clock instead. Peak
 memory is the peak resident set during one step above the resident set just before it (Linux:
@@ -113,10 +117,11 @@ def make_numpy(w, x, G):
     return (lambda: out.update(numpy_step(w, x, G))), lambda: out
 
 
-def make_autograph(w, x, G):
+def make_autograph(w, x, G, keep_values=False):
     T, B, I = x.shape
     layer = nets.LSTM(I, w["weight_hh_l0"].shape[1]).to(x.dtype)
     layer.load_state_dict(w)
+    layer.keep_values = keep_values
     xt, Gt = ag.tensor(x), ag.tensor(G)
 
     def step():
@@ -185,7 +190,9 @@ def make_torch_composed(w, x, G):
     return step, lambda: {k: p.grad.numpy() for k, p in params.items()}
 
 
-VARIANTS = {"numpy": make_numpy, "autograph": make_autograph, "ag composed": make_ag_composed}
+VARIANTS = {"numpy": make_numpy, "autograph": make_autograph,
+            "ag kept": lambda w, x, G: make_autograph(w, x, G, keep_values=True),
+            "ag composed": make_ag_composed}
 if torch is not None:
     VARIANTS.update({"torch fused": make_torch_fused, "torch comp.": make_torch_composed})
 
@@ -237,8 +244,11 @@ def memory_child(name):
 
 
 def in_child(kind, name, wall=False):
+    """Run one variant in a fresh process; torch is imported there only for the torch ones."""
     command = [sys.executable, os.path.abspath(__file__), "--child", kind, name]
-    out = subprocess.run(command + (["--wall"] if wall else []), capture_output=True, text=True)
+    env = dict(os.environ, **({} if name.startswith("torch") else {"BENCH_WITHOUT_TORCH": "1"}))
+    out = subprocess.run(command + (["--wall"] if wall else []), capture_output=True, text=True,
+                         env=env)
     if out.returncode:
         raise RuntimeError("%s run of %s failed:\n%s" % (kind, name, out.stderr))
     return json.loads(out.stdout.strip().splitlines()[-1])
