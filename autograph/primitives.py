@@ -285,15 +285,14 @@ matmul = primitive("matmul", np.matmul, symbol="@", hint=_matmul_hint,
                    saves=(0, 1))
 
 
-
 def _addmm(c, a, b):
     """c + a @ b, adding into the product's buffer; c must broadcast to the product's shape."""
     out = np.matmul(a, b)
+    if type(out) is np.ndarray and np.result_type(out, c) == out.dtype:
+        out += c                # raises ValueError itself when c does not broadcast to out
+        return out
     if np.broadcast_shapes(c.shape, np.shape(out)) != np.shape(out):
         raise ValueError("c does not broadcast to the product")
-    if type(out) is np.ndarray and np.result_type(out, c) == out.dtype:
-        out += c
-        return out
     return c + out
 
 

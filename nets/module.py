@@ -1,10 +1,11 @@
 """Modules: objects that own parameters and compute with autograph ops, in PyTorch's manner.
 
 A parameter is an ordinary leaf ``autograph.Tensor`` with ``requires_grad=True``. Assigning one
-(or a submodule) as an attribute of a Module registers it, in assignment order; ``None`` marks an
-absent parameter (``bias=False``). A parameter without a name takes the attribute's
-(``Linear(3, 2).weight.name == "weight"``), so pictures and debugger messages can say which it is. Names are dotted for submodules (``encoder.weight``), so
-``state_dict`` keys are PyTorch's keys.
+(or a submodule) as an attribute of a Module registers it, in assignment order; ``None`` marks
+an absent parameter (``bias=False``). A parameter without a name takes the attribute's
+(``Linear(3, 2).weight.name == "weight"``), so pictures and debugger messages can say which it
+is. Names are dotted for submodules (``encoder.weight``), so ``state_dict`` keys are PyTorch's
+keys.
 """
 from collections import namedtuple
 
