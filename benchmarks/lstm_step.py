@@ -16,14 +16,14 @@ full-size gradient. Before timing, all variants are checked to compute the same 
     options: --no-memory (skip the memory runs), --wall, --profile (where nets.LSTM's time goes)
 
 Each variant runs in a fresh process (see time_child), which imports torch only for the torch
-variants: a loaded torch gives the garbage collector some 130,000 more objects to walk in every
+variants: a loaded torch gives the garbage collector some 147,000 more objects to walk in every
 full collection, which an autograph user's process does not have. Times are the median of three
 runs after a warm-up step; a run repeats the step for at least 0.2 s and reports the mean per
-step. The
-clock is the process's CPU time (user + system, so page faults count): on a machine shared with
-other work it is what one idle core would give; ``--wall`` uses the wall clock instead. Peak
-memory is the peak resident set during one step above the resident set just before it (Linux:
-VmHWM reset through clear_refs).
+step. The clock is the process's CPU time (user + system, so page faults count): on a machine
+shared with other work it is what one idle core would give; ``--wall`` uses the wall clock
+instead. Peak memory is the peak resident set during one step above the resident set just before
+it (Linux: VmHWM reset through clear_refs), and the peak of what the step allocated
+(tracemalloc), which leaves out memory the allocator keeps after it was freed.
 """
 from common import seconds_per_call, torch   # first: one BLAS thread, the repository on the path
 
@@ -36,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import time
+import tracemalloc
 
 import numpy as np
 
@@ -243,6 +244,15 @@ def memory_child(name):
     return (_status("VmHWM") - base) / 2 ** 20
 
 
+def arrays_child(name):
+    """MiB: the peak of memory allocated by numpy and Python during one step at MEMORY_SIZE
+    (tracemalloc): what the step keeps alive, whatever the allocator does with freed memory."""
+    step = VARIANTS[name](*problem(*MEMORY_SIZE, np.float32))[0]
+    tracemalloc.start()
+    step()
+    return tracemalloc.get_traced_memory()[1] / 2 ** 20
+
+
 def in_child(kind, name, wall=False):
     """Run one variant in a fresh process; torch is imported there only for the torch ones."""
     command = [sys.executable, os.path.abspath(__file__), "--child", kind, name]
@@ -333,7 +343,9 @@ def main():
     args = parser.parse_args()
     if args.child:
         kind, name = args.child
-        print(json.dumps(time_child(name, args.wall) if kind == "time" else memory_child(name)))
+        child = {"time": lambda: time_child(name, args.wall), "memory": lambda: memory_child(name),
+                 "arrays": lambda: arrays_child(name)}[kind]
+        print(json.dumps(child()))
         return
     if args.profile:
         profile(SIZES[0])
@@ -354,11 +366,14 @@ def main():
     if not args.no_memory:
         print("\npeak memory of one step above the baseline, (T, B, I, H) = %s, MiB"
               % (MEMORY_SIZE,))
-        mib = {name: in_child("memory", name) for name in names}
-        print("| " + " | ".join(names) + " | autograph / numpy |")
-        print("|---" * (len(names) + 1) + "|")
-        print("| " + " | ".join("%.0f" % mib[n] for n in names)
-              + " | %.2f |" % (mib["autograph"] / mib["numpy"]))
+        print("| | " + " | ".join(names) + " | autograph / numpy |")
+        print("|---" * (len(names) + 2) + "|")
+        for kind, what in (("memory", "resident set"), ("arrays", "allocated (tracemalloc)")):
+            # tracemalloc sees numpy's allocations, not those of torch's own allocator
+            mib = {name: in_child(kind, name) for name in names
+                   if kind == "memory" or not name.startswith("torch")}
+            print("| %s | " % what + " | ".join("%.0f" % mib[n] if n in mib else "-" for n in names)
+                  + " | %.2f |" % (mib["autograph"] / mib["numpy"]))
 
 
 if __name__ == "__main__":

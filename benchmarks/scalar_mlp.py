@@ -12,7 +12,8 @@ the script checks they compute the same losses before timing.
 Times are CPU time of this process (one thread), which a busy machine disturbs less than wall
 time. Figures are seconds per step: the median of five steps after a warm-up step, each variant in
 turn from a freshly collected heap (interleaving their steps would make one pay for the cyclic
-garbage another leaves). micrograd is also timed with the collector off, its best case.
+garbage another leaves). Both are also timed with the collector off: micrograd's best case,
+and what the collector costs autograph.
 """
 from common import torch  # first: one BLAS thread before numpy loads
 
@@ -133,8 +134,9 @@ def train(number, relu, sgd, collect, steps):
 
 def main(steps=5):
     variants = {name: impl + (True,) for name, impl in implementations().items()}
-    if "micrograd" in variants:
-        variants["micrograd, gc off"] = variants["micrograd"][:3] + (False,)
+    for name in ("autograph", "micrograd"):
+        if name in variants:
+            variants[name + ", gc off"] = variants[name][:3] + (False,)
     results = {name: train(*impl, steps) for name, impl in variants.items()}
     ref = results["autograph"][0]
     for name, (losses, _) in results.items():
