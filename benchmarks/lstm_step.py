@@ -16,8 +16,8 @@ full-size gradient. Before timing, all variants are checked to compute the same 
     options: --no-memory (skip the memory runs), --wall, --profile (where nets.LSTM's time goes)
 
 Each variant runs in a fresh process (see time_child), which imports torch only for the torch
-variants: a loaded torch gives the garbage collector some 147,000 more objects to walk in every
-full collection, which an autograph user's process does not have. Times are the median of three
+variants: a loaded torch gives the garbage collector its many objects to walk in every full
+collection, which an autograph user's process does not have. Times are the median of three
 runs after a warm-up step; a run repeats the step for at least 0.2 s and reports the mean per
 step. The clock is the process's CPU time (user + system, so page faults count): on a machine
 shared with other work it is what one idle core would give; ``--wall`` uses the wall clock
