@@ -88,10 +88,13 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
     owned = set()                                 # buffers this loop allocated: safe to add into
     heap = [-root._id]
     pop, push, pending = heappop, heappush, grads.get      # locals: this loop runs per node
+    joint = not (trace or create_graph or anomaly or wanted is not None)
     with modes.enable_grad() if create_graph else _nothing:
         while heap:
             key = -pop(heap)
-            node = nodes.pop(key)
+            node = nodes.pop(key, None)
+            if node is None:        # an output of a split, taken with its siblings
+                continue
             g = grads.pop(key)
             if type(g) is Scatter:
                 g = g.dense()
@@ -133,7 +136,11 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                     y = y[()]
                     args = (ins[0].data[()], ins[1].data[()]) if len(ins) == 2 else (
                         (ins[0].data[()],) if len(ins) == 1 else [t.data[()] for t in ins])
-            rules = op.vjp
+            if joint and op.joint is not None:
+                g = _siblings(node, key, g, nodes, grads, retain_graph)
+                rules = op.joint
+            else:
+                rules = op.vjp
             sent = [] if trace else None
             for i, x in enumerate(ins):
                 k = x._id
@@ -159,6 +166,34 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                 node._inputs = node._params = None
             if trace:
                 yield Event(node, g, sent, grads)
+
+
+def _siblings(node, key, g, nodes, grads, retain_graph):
+    """The gradients of all the outputs of the split that made ``node`` (None where none
+    arrived), taken off the loop's pending nodes. Their consumers were all recorded after the
+    last of them, so every gradient has arrived once the first is popped."""
+    part, parts = node._params["part"], node._params["parts"]
+    x = node._inputs[0]
+    gs = [None] * len(parts)
+    gs[part] = g
+    for j in range(len(parts)):
+        s = nodes.get(key - part + j) if j != part else None
+        if s is None or s._op is not node._op or s._inputs[0] is not x \
+                or s._params["parts"] is not parts or s._params["part"] != j:
+            continue                # no gradient reached it
+        k = s._id
+        del nodes[k]
+        gj = grads.pop(k)
+        if type(gj) is Scatter:
+            gj = gj.dense()
+        if s._hooks:
+            gj = _run_hooks(s, gj, False)
+        if s._retain:
+            _deposit(s, gj, False, False)
+        gs[j] = gj
+        if not retain_graph:
+            s._inputs = s._params = None
+    return gs
 
 
 def _accumulate(prev, gi, key, owned):

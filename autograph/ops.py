@@ -298,8 +298,8 @@ def stack(tensors, axis=0):
 def split(x, sections_or_indices, axis=0):
     """numpy's split: an int gives that many equal parts, a list gives the cut points.
 
-    Each part is a slice; their gradients are added into one buffer, so splitting costs no
-    full-size zero array per part."""
+    The parts are recorded by one call, as ``torch.chunk``'s: each is a slice of ``x``, and the
+    backward pass joins their gradients with one concatenate."""
     x = as_tensor(x)
     n = x.shape[axis]
     if isinstance(sections_or_indices, int):
@@ -308,12 +308,12 @@ def split(x, sections_or_indices, axis=0):
                               "equal parts; pass a list of cut points instead"
                               % (axis, x.shape, n, sections_or_indices))
         step = n // sections_or_indices
-        cuts = list(range(step, n, step))
+        cuts = tuple(range(step, n, step))
     else:
-        cuts = list(sections_or_indices)
-    bounds = zip([0] + cuts, cuts + [n])
-    lead = (slice(None),) * (axis % x.ndim)
-    return [getitem(x, lead + (slice(a, b),)) for a, b in bounds]
+        cuts = tuple(int(c) for c in sections_or_indices)
+    parts = P.parts(cuts, n, axis % x.ndim)
+    # the outputs get consecutive ids: from one, the backward loop finds the others
+    return [apply(P.split, (x,), {"part": k, "parts": parts}) for k in range(len(parts))]
 
 
 # -- Tensor methods and operators ---------------------------------------------------------------

@@ -12,6 +12,7 @@ Broadcasting is undone in one shared place (``sum_to``, applied by the backward 
 Subgradient conventions: relu'(0) = 0 and |x|'(0) = 0 (as PyTorch); at ties, maximum/minimum
 and max/min reductions split the gradient evenly between the tied entries.
 """
+import functools
 import math
 import weakref
 
@@ -25,15 +26,19 @@ TABLE = {}
 class Primitive:
     """One op of the table. ``vjp``/``jvp`` hold one rule per input."""
 
-    __slots__ = ("name", "forward", "vjp", "jvp", "symbol", "smooth", "hint", "saves")
+    __slots__ = ("name", "forward", "vjp", "jvp", "symbol", "smooth", "hint", "saves", "joint")
     # hint: a function of the input arrays that says what is wrong when forward fails
     # saves: the values the rules read, "y" for the output and input positions; None for all.
     #   Everything else is read at most for its shape and dtype, so release_unneeded() may free it.
+    # joint: for an op recorded as several outputs of one call (split), the vjp rules taking the
+    #   list of all the outputs' gradients at once; the backward loop uses them when it can.
 
-    def __init__(self, name, forward, vjp, jvp, symbol=None, smooth=True, hint=None, saves=None):
+    def __init__(self, name, forward, vjp, jvp, symbol=None, smooth=True, hint=None, saves=None,
+                 joint=None):
         self.name, self.forward, self.vjp, self.jvp = name, forward, vjp, jvp
         self.symbol, self.smooth, self.hint = symbol, smooth, hint
         self.saves = None if saves is None else frozenset(saves)
+        self.joint = joint
 
     def __call__(self, *inputs, **params):
         return apply(self, inputs, params or None)
@@ -339,6 +344,56 @@ scatter_add = primitive("scatter_add", _scatter_add,
                         vjp=(lambda g, y, v, index, shape: g[index],),
                         jvp=(lambda d, y, v, index, shape: scatter_add(d, index=index, shape=shape),),
                         saves=())
+
+
+class Parts:
+    """Where a split cuts its input: one slice per output along ``axis``. Shared by the outputs
+    of a split (and by splits cut alike: see ``parts``); an output's parameters are its position
+    ``part`` and this."""
+
+    __slots__ = ("bounds", "axis", "indices", "tile")
+
+    def __init__(self, cuts, length, axis):
+        ends = [0] + list(cuts) + [length]
+        self.indices = [(slice(None),) * axis + (slice(a, b),) for a, b in zip(ends, ends[1:])]
+        self.axis = axis
+        spans = [slice(a, b).indices(length)[:2] for a, b in zip(ends, ends[1:])]
+        self.bounds = [(a, max(a, b)) for a, b in spans]        # (start, stop), stop >= start
+        starts = [a for a, _ in self.bounds] + [length]
+        self.tile = starts[0] == 0 and all(b == c for (_, b), c in zip(self.bounds, starts[1:]))
+
+    def __len__(self):
+        return len(self.bounds)
+
+    def __str__(self):
+        return "%d along axis %d" % (len(self.bounds), self.axis)
+
+
+@functools.lru_cache(maxsize=1024)
+def parts(cuts, length, axis):
+    """The Parts of a split at ``cuts`` (a tuple), made once: an RNN cuts alike at every step."""
+    return Parts(cuts, length, axis)
+
+
+def _join(gs, y, x, part, parts):
+    """The input's gradient from all the outputs' (zeros for an output none reached)."""
+    dtype = np.result_type(*[g for g in gs if g is not None])
+    if not parts.tile:                  # cut points out of order: the parts overlap
+        out = np.zeros(x.shape, dtype)
+        for g, index in zip(gs, parts.indices):
+            if g is not None:
+                out[index] += g
+        return out
+    return np.concatenate([np.zeros(x[index].shape, dtype) if g is None else g
+                           for g, index in zip(gs, parts.indices)], axis=parts.axis)
+
+
+# the outputs of a split are slices, each its own node with a slice's rules; joined, the
+# gradient of all of them is one concatenate instead of a piece per output
+split = primitive("split", lambda x, part, parts: x[parts.indices[part]],
+                  vjp=(lambda g, y, x, part, parts: xp.scatter(g, parts.indices[part], x.shape),),
+                  jvp=(lambda d, y, x, part, parts: d[parts.indices[part]],),
+                  joint=(_join,), saves=())
 concat = primitive("concat", lambda *xs, axis=0: np.concatenate(xs, axis=axis),
                    vjp=PerInput(lambda i, g, y, *xs, axis=0: g[concat_slice(i, xs, axis, y)]),
                    jvp=PerInput(lambda i, d, y, *xs, axis=0:

@@ -233,16 +233,16 @@ class LSTMCell(Cell):
 
     def step(self, xp, state, p):
         h, c = state
-        H = self.hidden_size
-        z = ag.addmm(xp, h, p.W_hh)             # xp + h W_hhᵀ: every gate's pre-activation
+        # xp + h W_hhᵀ: every gate's pre-activation, cut into the four gates
+        zi, zf, zg, zo = ag.split(ag.addmm(xp, h, p.W_hh), 4, axis=-1)
         with ag.scope("input_gate"):
-            i = ag.sigmoid(z[..., :H])
+            i = ag.sigmoid(zi)
         with ag.scope("forget_gate"):
-            f = ag.sigmoid(z[..., H:2 * H])
+            f = ag.sigmoid(zf)
         with ag.scope("cell_candidate"):
-            g = ag.tanh(z[..., 2 * H:3 * H])
+            g = ag.tanh(zg)
         with ag.scope("output_gate"):
-            o = ag.sigmoid(z[..., 3 * H:])
+            o = ag.sigmoid(zo)
         with ag.scope("cell_state"):
             c = f * c + i * g
         with ag.scope("hidden"):
@@ -313,16 +313,15 @@ class GRUCell(Cell):
         return p
 
     def step(self, xp, h, p):
-        H = self.hidden_size
-        hp = h @ p.W_hh
-        if p.b_hh is not None:
-            hp = hp + p.b_hh
+        xr, xz, xn = ag.split(xp, 3, axis=-1)
+        hr, hz, hn = ag.split(h @ p.W_hh if p.b_hh is None else ag.addmm(p.b_hh, h, p.W_hh), 3,
+                              axis=-1)
         with ag.scope("reset_gate"):
-            r = ag.sigmoid(xp[..., :H] + hp[..., :H])
+            r = ag.sigmoid(xr + hr)
         with ag.scope("update_gate"):
-            z = ag.sigmoid(xp[..., H:2 * H] + hp[..., H:2 * H])
+            z = ag.sigmoid(xz + hz)
         with ag.scope("candidate"):
-            n = ag.tanh(xp[..., 2 * H:] + r * hp[..., 2 * H:])
+            n = ag.tanh(xn + r * hn)
         with ag.scope("hidden"):
             return n + z * (h - n)          # (1 - z) ⊙ n + z ⊙ h with one op fewer
 

@@ -233,6 +233,60 @@ def test_iteration_and_len_slice_the_first_axis():
     np.testing.assert_allclose(x.grad.numpy(), [[4, 5], [0, 0], [0, 1]])
 
 
+def _split_parts_weighted(x, cuts, axis, hold):
+    """A loss over the parts of a split (one part unused, one reached through a further
+    slice); ``hold(parts)`` may add hooks or retain gradients."""
+    parts = ag.split(x, cuts, axis=axis)
+    hold(parts)
+    loss = (parts[0] * 2).sum() + (ag.tanh(parts[2]) * parts[2]).sum()
+    if len(parts) > 3:
+        loss = loss + (parts[3][..., :1] * 5).sum()
+    return loss
+
+
+@pytest.mark.parametrize("cuts", [[1, 2, 4], [1, 3, 2], [2, -1, 5]])
+def test_split_outputs_are_back_propagated_together(cuts):
+    """.backward() joins the parts' gradients in one step (not the path of vjp(), the stepper
+    or create_graph); both give finite differences' numbers, also with a hook, a retained part
+    and overlapping parts (cut points out of order)."""
+    rng = np.random.default_rng(0)
+    x = ag.tensor(rng.standard_normal((3, 6)), requires_grad=True)
+    seen = []
+
+    def hold(parts):
+        parts[2].register_hook(lambda g: g * 3)
+        parts[0].retain_grad()
+        seen.append(parts[0])
+    _split_parts_weighted(x, cuts, 1, hold).backward()
+    joint = x.grad.data
+    separate = ag.grad(lambda t: _split_parts_weighted(t, cuts, 1, hold))(x).data
+    np.testing.assert_array_equal(joint, separate)
+    np.testing.assert_array_equal(seen[0].grad.data, np.full(seen[0].shape, 2.0))
+
+    def plain(a):
+        return float(_split_parts_weighted(ag.tensor(a), cuts, 1, lambda parts: None).data)
+    a = x.data.copy()
+    numeric = np.zeros_like(a)
+    for i in np.ndindex(a.shape):
+        d = np.zeros_like(a)
+        d[i] = 1e-6
+        numeric[i] = (plain(a + d) - plain(a - d)) / 2e-6
+    # the hook triples what reaches parts[2]: the numeric gradient of that term times 3
+    tripled = np.zeros_like(a)
+    p2 = np.split(a, cuts, axis=1)[2]
+    np.split(tripled, cuts, axis=1)[2][...] += 2 * (np.tanh(p2) + p2 * (1 - np.tanh(p2) ** 2))
+    np.testing.assert_allclose(joint, numeric + tripled, rtol=1e-6, atol=1e-7)
+
+
+def test_split_in_a_retained_graph_runs_backward_twice():
+    x = ag.tensor(np.arange(6.0), requires_grad=True)
+    a, b, c = ag.split(x, 3)
+    loss = (a * 1).sum() + (c * 3).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.data, [2, 2, 0, 0, 6, 6])
+
+
 # -- dtypes ----------------------------------------------------------------------------------------
 def test_python_numbers_and_lists_become_the_default_dtype():
     assert ag.tensor(1.0).dtype == np.float32

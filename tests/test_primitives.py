@@ -186,6 +186,17 @@ def case_concat(data):
     return (lambda *ts: ag.concat(ts, axis=axis)), xs
 
 
+def case_split(data):
+    shape = data.draw(array_shapes(min_dims=1, max_dims=3, max_side=4), label="shape")
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
+    cuts = data.draw(st.lists(st.integers(-5, 5), min_size=1, max_size=3), label="cuts")  # any order
+
+    def f(t):       # weights tell the parts apart; the last part is left out
+        parts = ag.split(t, cuts, axis=axis)
+        return ag.concat([p * (k + 1) for k, p in enumerate(parts[:-1])] + [t], axis=axis)
+    return f, [values(data, shape)]
+
+
 def case_cast(data):
     # longdouble keeps finite differences exact; the rule casts gradients back to float64
     return (lambda t: ag.astype(t, np.longdouble) * 3), [values(data, one_shape(data))]
@@ -228,6 +239,7 @@ CHECKS = {
     "getitem": case_getitem,
     "scatter_add": case_scatter_add,
     "concat": case_concat,
+    "split": case_split,
 }
 
 

@@ -423,6 +423,9 @@ class Writer:
         sym = OP_SYMBOLS.get(name, name)
         if name == "getitem":
             return "[%s]" % param_text(t._params["index"]).strip("[]()")
+        if name == "split":
+            p = t._params
+            return "[%s]" % param_text(p["parts"].indices[p["part"]]).strip("[]()")
         if any(folded) and len(ins) == 2 and sym in "+−×÷^":
             a, b = (fmt(self.g.nodes[i].data) if f else "·" for i, f in zip(ins, folded))
             return "%s %s %s" % (a, sym, b)
