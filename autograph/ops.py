@@ -136,6 +136,16 @@ def addmm(c, a, b):
     return apply(P.addmm, (lift(c, a) if type(c) is not Tensor else c, a, b))
 
 
+def addcmul(c, a, b):
+    """``c + a * b`` elementwise in one node (``torch.addcmul``): an LSTM's cell state
+    ``f * c + i * g`` is ``addcmul(f * c, i, g)``."""
+    if type(a) is not Tensor:
+        a = lift(a, b) if type(b) is Tensor else as_tensor(a)
+    if type(b) is not Tensor:
+        b = lift(b, a)
+    return apply(P.addcmul, (lift(c, a) if type(c) is not Tensor else c, a, b))
+
+
 def maximum(a, b):
     """Elementwise max; at ties each side gets half the gradient."""
     return binary(P.maximum, a, b)

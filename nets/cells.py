@@ -244,7 +244,7 @@ class LSTMCell(Cell):
         with ag.scope("output_gate"):
             o = ag.sigmoid(zo)
         with ag.scope("cell_state"):
-            c = f * c + i * g
+            c = ag.addcmul(f * c, i, g)             # f ⊙ c + i ⊙ g
         with ag.scope("hidden"):
             h = o * ag.tanh(c)
             return (h if p.W_hr is None else h @ p.W_hr), c
@@ -283,7 +283,7 @@ class PeepholeLSTMCell(LSTMCell):
         with ag.scope("cell_candidate"):
             g = ag.tanh(zg)
         with ag.scope("cell_state"):
-            c = f * c + i * g
+            c = ag.addcmul(f * c, i, g)             # f ⊙ c + i ⊙ g
         with ag.scope("output_gate"):                   # looks at the new cell state
             o = ag.sigmoid(zo + p.w_co * c)
         with ag.scope("hidden"):
@@ -323,7 +323,7 @@ class GRUCell(Cell):
         with ag.scope("candidate"):
             n = ag.tanh(xn + r * hn)
         with ag.scope("hidden"):
-            return n + z * (h - n)          # (1 - z) ⊙ n + z ⊙ h with one op fewer
+            return ag.addcmul(n, z, h - n)      # (1 - z) ⊙ n + z ⊙ h = n + z ⊙ (h - n)
 
 
 class CTRNNCell(Cell):

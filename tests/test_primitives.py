@@ -133,6 +133,11 @@ def case_addmm(data):
     return ag.addmm, [values(data, sc), values(data, sa), values(data, sb)]
 
 
+def case_addcmul(data):
+    shapes = data.draw(mutually_broadcastable_shapes(num_shapes=3, **SHAPE), label="shapes")
+    return ag.addcmul, [values(data, s) for s in shapes.input_shapes]
+
+
 def case_transpose(data):
     shape = one_shape(data)
     axes = data.draw(st.permutations(range(len(shape))), label="axes")
@@ -232,6 +237,7 @@ CHECKS = {
     "log_softmax": case_log_softmax,
     "matmul": case_matmul,
     "addmm": case_addmm,
+    "addcmul": case_addcmul,
     "identity": unary(lambda x: P.identity(x)),
     "transpose": case_transpose,
     "reshape": case_reshape,
