@@ -8,8 +8,8 @@ one BLAS thread, for nets.LSTM and the references measured in the same run:
   torch fused  torch.nn.LSTM                       } when torch is importable
   torch comp.  a torch loop of elementary ops      }
 
-The loss is sum(output * G) for a fixed random G, so every variant back-propagates the same
-full-size gradient. Before timing, all variants are checked to compute the same gradients.
+Every variant back-propagates the same fixed random gradient G of the output (the gradient of
+the loss sum(output * G)), passed to backward as torch's ``out.backward(G)``. Before timing, all variants are checked to compute the same gradients.
 
     python benchmarks/lstm_step.py                        # numpy and autograph variants
     /path/to/python-with-torch benchmarks/lstm_step.py    # and the torch ones
@@ -123,12 +123,12 @@ def make_autograph(w, x, G, keep_values=False):
     layer = nets.LSTM(I, w["weight_hh_l0"].shape[1]).to(x.dtype)
     layer.load_state_dict(w)
     layer.keep_values = keep_values
-    xt, Gt = ag.tensor(x), ag.tensor(G)
+    xt = ag.tensor(x)
 
     def step():
         layer.zero_grad()
         out, _ = layer(xt)
-        (out * Gt).sum().backward()
+        out.backward(G)
     return step, lambda: {k: p.grad.data for k, p in layer.named_parameters()}
 
 
@@ -137,7 +137,7 @@ def make_ag_composed(w, x, G):
     W_ih, W_hh, b_ih, b_hh = params.values()
     T, B, I = x.shape
     H = W_hh.shape[1]
-    xt, Gt = ag.tensor(x), ag.tensor(G)
+    xt = ag.tensor(x)
 
     def step():
         for p in params.values():
@@ -151,7 +151,7 @@ def make_ag_composed(w, x, G):
             c = ag.sigmoid(f) * c + ag.sigmoid(i) * ag.tanh(g)
             h = ag.sigmoid(o) * ag.tanh(c)
             hs.append(h)
-        (ag.stack(hs) * Gt).sum().backward()
+        ag.stack(hs).backward(G)
     return step, lambda: {k: p.grad.data for k, p in params.items()}
 
 

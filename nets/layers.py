@@ -99,7 +99,7 @@ class Recurrent(Module):
                 outs = []
                 for reverse in range(self.num_directions):
                     k = layer * self.num_directions + reverse
-                    out, state = self.run_track(self._tracks[k], inp, states[k], T, B, masks,
+                    out, state = self.run_track(self._tracks[k], inp, states[k], T, masks,
                                                 reverse, per_step)
                     outs.append(out)
                     finals.append(state)
@@ -111,17 +111,19 @@ class Recurrent(Module):
             output = ag.swapaxes(output, 0, 1)
         return output, self.final_states(finals, batched)
 
-    def run_track(self, track, inp, state, T, B, masks, reverse, per_step):
+    def run_track(self, track, inp, state, T, masks, reverse, per_step):
         """One layer in one direction over the sequence: (outputs (T·B, H_out), final state)."""
         cell, suffix, name = track
         with ag.scope(name):
             p = cell.prepare(lambda key: getattr(self, key + suffix))
-            xp = cell.project(inp, p)
+            shares = ag.split(cell.project(inp, p), T)      # each step's rows, (B, G)
+        if not reverse:
+            shares.reverse()    # popped as used: a used share is then held by the graph only
         outs = [None] * T
         for t in (range(T - 1, -1, -1) if reverse else range(T)):
             with ag.scope(name, t=t):
                 extra = {k: v[t] for k, v in per_step.items()} if per_step else {}
-                new = cell.step(xp[t * B:(t + 1) * B], state, p, **extra)
+                new = cell.step(shares.pop(), state, p, **extra)
                 if masks is None:
                     state = new
                     outs[t] = cell.output(new)

@@ -79,10 +79,11 @@ class Layout:
     def _steps(self):
         """{track: {t: [node numbers]}} in creation order. A node outside the time steps whose
         computed inputs all come from one step (the reshape of h_t before the outputs are
-        stacked) is counted with that step and drawn in its box, so that rolling folds it too
-        and the stack is fed from inside the steps; ``attached`` maps it to its step's box."""
+        stacked), or that only one step reads (a step's share of the input projection, split
+        off before the loop), is counted with that step and drawn in its box, so that rolling
+        folds it too; ``attached`` maps it to its step's box."""
         steps, step_of = {}, {}
-        self.attached, self.attached_step = {}, {}
+        self.attached, self.attached_step, self.place = {}, {}, {}
         g = self.graph
         nodes, inputs = g.nodes, g.inputs
         for k in range(self.floor, len(g)):
@@ -101,7 +102,27 @@ class Layout:
                 continue
             track, t = step_of[k]
             steps.setdefault(track, {}).setdefault(t, []).append(k)
+        for k in range(self.floor, len(g)):
+            if k in step_of or nodes[k]._op is None or not g.consumers[k]:
+                continue
+            owners = {step_of.get(c) for c, _ in g.consumers[k]}
+            if len(owners) == 1 and None not in owners:
+                track, t = owners.pop()
+                members = steps[track][t]
+                self.attached[k] = self._box(g.scope(members[0]))
+                self.attached_step[k] = step_of[k] = (track, t)
+                self.place[k] = members[0]      # drawn as if made just before the step
+                members.insert(0, k)
         return steps
+
+    def order(self):
+        """Node numbers in drawing order: creation order, with a node that only one step
+        reads moved to just before that step, so boxes come in the order the steps ran."""
+        ks = range(self.floor, len(self.graph))
+        if not self.place:
+            return ks
+        place = self.place
+        return sorted(ks, key=lambda k: (place[k], 0) if k in place else (k, 1))
 
     def representative(self, track):
         """The step a rolled picture draws: the fullest one (the last of equals)."""
@@ -201,7 +222,7 @@ class Layout:
         nodes, inputs, canon, floor = g.nodes, g.inputs, self.canon, self.floor
         scope = g.scope
         items, edges = self.items, self.edges
-        for k in range(floor, len(g)):
+        for k in self.order():
             if canon[k] != k:
                 continue
             j = self.group_of.get(k)
