@@ -4,6 +4,7 @@ They are plain module attributes rather than ``contextvars`` because the per-op 
 them on every call; the context managers below set and restore them.
 """
 import contextlib
+import functools
 
 grad_enabled = True
 anomaly = False
@@ -66,7 +67,18 @@ def scope_name(name, **tags):
     """``scope_name("lstm", t=3)`` -> ``"lstm[t=3]"``."""
     if not tags:
         return str(name)
-    return "%s[%s]" % (name, ",".join("%s=%s" % kv for kv in tags.items()))
+    try:
+        return _cached(name, tuple(tags.items()))
+    except TypeError:           # an unhashable tag value
+        return _tagged(name, tags.items())
+
+
+def _tagged(name, tags):
+    return "%s[%s]" % (name, ",".join("%s=%s" % kv for kv in tags))
+
+
+# a layer names every time step of every call alike: each name is formatted once
+_cached = functools.lru_cache(maxsize=4096)(_tagged)
 
 
 class scope:

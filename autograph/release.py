@@ -32,6 +32,7 @@ _pending = {}               # id -> [tensor, its consumers (weak, one per use), 
 _sweeps = 0
 _depth = 0
 _nan = {}                   # dtype -> the 0-d NaN every stand-in of that dtype views
+_stand_ins = {}             # (shape, dtype) -> the stand-in
 
 
 class release_unneeded:
@@ -115,9 +116,16 @@ def _count(nodes):
 
 
 def _stand_in(data):
-    """A read-only array of ``data``'s shape and dtype that views one NaN (no memory)."""
-    nan = _nan.get(data.dtype)
-    if nan is None:
-        nan = _nan[data.dtype] = np.full((), np.nan, data.dtype)
-        nan.flags.writeable = False
-    return np.ndarray(data.shape, data.dtype, nan, 0, (0,) * data.ndim)   # broadcast_to: 7x slower
+    """A read-only array of ``data``'s shape and dtype that views one NaN (no memory); one per
+    shape and dtype, shared by every tensor it stands in for."""
+    key = (data.shape, data.dtype)
+    stand_in = _stand_ins.get(key)
+    if stand_in is None:
+        nan = _nan.get(data.dtype)
+        if nan is None:
+            nan = _nan[data.dtype] = np.full((), np.nan, data.dtype)
+            nan.flags.writeable = False
+        if len(_stand_ins) >= 4096:     # many shapes (varying lengths): start over
+            _stand_ins.clear()
+        stand_in = _stand_ins[key] = np.ndarray(data.shape, data.dtype, nan, 0, (0,) * data.ndim)
+    return stand_in
