@@ -197,7 +197,8 @@ def apply(op, inputs, params=None):
     """Run ``op.forward`` on the inputs' arrays and record the node when gradients flow."""
     try:
         if params:
-            data = op.forward(*[t.data for t in inputs], **params)
+            data = op.forward(inputs[0].data, **params) if len(inputs) == 1 else op.forward(
+                *[t.data for t in inputs], **params)
         elif len(inputs) == 2:
             data = op.forward(inputs[0].data, inputs[1].data)
         elif len(inputs) == 1:
