@@ -10,11 +10,11 @@ from .modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope
 from .release import release_unneeded
 from .tensor import Tensor, get_default_dtype, set_default_dtype
 from .ops import (abs, add, addcmul, addmm, arange, as_tensor, astype, broadcast_to, clip,
-                  concat, divide, exp, expand_dims, flip, full, getitem, log, log_softmax, logsumexp, manual_seed,
-                  matmul, max, maximum, mean, min, minimum, multiply, negative, ones, ones_like,
-                  power, rand, randn, relu, reshape, sigmoid, softmax, softplus, split, sqrt,
-                  squeeze, stack, subtract, sum, swapaxes, tanh, tensor, transpose, unsqueeze,
-                  where, zeros, zeros_like)
+                  concat, divide, exp, expand_dims, flip, full, getitem, log, log_softmax,
+                  logsumexp, manual_seed, matmul, max, maximum, mean, min, minimum, multiply,
+                  negative, ones, ones_like, power, rand, randn, relu, reshape, sigmoid, softmax,
+                  softplus, split, sqrt, squeeze, stack, subtract, sum, swapaxes, tanh, tensor,
+                  transpose, unsqueeze, where, zeros, zeros_like)
 from .primitives import TABLE
 from .transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from .gradcheck import gradcheck

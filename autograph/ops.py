@@ -98,11 +98,18 @@ exp, log, sqrt, abs, tanh, sigmoid, relu, softplus, negative = map(
 
 def binary(op, a, b):
     """Apply a two-input primitive; a Python number takes the other operand's dtype."""
+    if type(a) is Tensor and type(b) is Tensor:
+        return apply(op, (a, b))
+    return apply(op, _operands(a, b))
+
+
+def _operands(a, b):
+    """Both as Tensors; a Python number takes the other operand's dtype."""
     if type(a) is not Tensor:
         a = lift(a, b) if type(b) is Tensor else as_tensor(a)
     if type(b) is not Tensor:
         b = lift(b, a)
-    return apply(op, (a, b))
+    return a, b
 
 
 def add(a, b):
@@ -139,10 +146,7 @@ def addmm(c, a, b):
 def addcmul(c, a, b):
     """``c + a * b`` elementwise in one node (``torch.addcmul``): an LSTM's cell state
     ``f * c + i * g`` is ``addcmul(f * c, i, g)``."""
-    if type(a) is not Tensor:
-        a = lift(a, b) if type(b) is Tensor else as_tensor(a)
-    if type(b) is not Tensor:
-        b = lift(b, a)
+    a, b = _operands(a, b)
     return apply(P.addcmul, (lift(c, a) if type(c) is not Tensor else c, a, b))
 
 

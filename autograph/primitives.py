@@ -321,7 +321,6 @@ addmm = primitive("addmm", _addmm, hint=_addmm_hint,
                   saves=(1, 2))
 
 
-
 def _addcmul(c, a, b):
     """c + a * b, adding into the product's buffer when c has its shape."""
     out = np.multiply(a, b)
@@ -331,7 +330,8 @@ def _addcmul(c, a, b):
     return np.add(c, out)
 
 
-# c + a ⊙ b as one node (torch.addcmul): an LSTM's cell state f ⊙ c + i ⊙ g in two nodes, not three
+# c + a ⊙ b as one node (torch.addcmul): an LSTM's cell state f ⊙ c + i ⊙ g in two nodes,
+# not three
 addcmul = primitive("addcmul", _addcmul,
                     vjp=(lambda g, y, c, a, b: g, lambda g, y, c, a, b: g * b,
                          lambda g, y, c, a, b: g * a),
@@ -370,22 +370,22 @@ class Parts:
     of a split (and by splits cut alike: see ``parts``); an output's parameters are its position
     ``part`` and this."""
 
-    __slots__ = ("bounds", "axis", "indices", "tile")
+    __slots__ = ("axis", "indices", "tile")
 
     def __init__(self, cuts, length, axis):
-        ends = [0] + list(cuts) + [length]
-        self.indices = [(slice(None),) * axis + (slice(a, b),) for a, b in zip(ends, ends[1:])]
+        ends = list(zip([0] + list(cuts), list(cuts) + [length]))
+        self.indices = [(slice(None),) * axis + (slice(a, b),) for a, b in ends]
         self.axis = axis
-        spans = [slice(a, b).indices(length)[:2] for a, b in zip(ends, ends[1:])]
-        self.bounds = [(a, max(a, b)) for a, b in spans]        # (start, stop), stop >= start
-        starts = [a for a, _ in self.bounds] + [length]
-        self.tile = starts[0] == 0 and all(b == c for (_, b), c in zip(self.bounds, starts[1:]))
+        # tile: the parts cover the axis once, in order (numpy allows cut points out of order)
+        spans = [slice(a, b).indices(length)[:2] for a, b in ends]
+        stops = [max(a, b) for a, b in spans]
+        self.tile = [a for a, _ in spans] == [0] + stops[:-1] and stops[-1] == length
 
     def __len__(self):
-        return len(self.bounds)
+        return len(self.indices)
 
     def __str__(self):
-        return "%d along axis %d" % (len(self.bounds), self.axis)
+        return "%d along axis %d" % (len(self.indices), self.axis)
 
 
 @functools.lru_cache(maxsize=1024)

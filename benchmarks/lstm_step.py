@@ -9,7 +9,8 @@ one BLAS thread, for nets.LSTM and the references measured in the same run:
   torch comp.  a torch loop of elementary ops      }
 
 Every variant back-propagates the same fixed random gradient G of the output (the gradient of
-the loss sum(output * G)), passed to backward as torch's ``out.backward(G)``. Before timing, all variants are checked to compute the same gradients.
+the loss sum(output * G)), passed to backward as torch's ``out.backward(G)``. Before timing, all
+variants are checked to compute the same gradients.
 
     python benchmarks/lstm_step.py                        # numpy and autograph variants
     /path/to/python-with-torch benchmarks/lstm_step.py    # and the torch ones

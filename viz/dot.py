@@ -473,7 +473,7 @@ class Writer:
         out = []
         for by_t in steps.values():
             order = sorted(by_t.values(), key=lambda items: min(
-                self.lay.place.get(i.k, i.k) for i in items))
+                self.lay.position(i.k) for i in items))
             for before, after in zip(order, order[1:]):
                 last = max((i for i in before if i.kind == "var"), key=lambda i: i.k, default=None)
                 if last is not None:

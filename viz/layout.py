@@ -14,6 +14,8 @@ A ``Layout`` is computed from a ``Graph`` and the folding options, before any te
   never one hub wired to every step, which makes ``dot`` run for minutes;
 - ``floor``: nodes numbered below it are left out (the last resort of the node budget).
 """
+import bisect
+
 from .graph import Scope
 
 DEEP_CLUSTERS = 400     # up to this many drawn nodes every scope gets a box, not only time steps
@@ -102,27 +104,28 @@ class Layout:
                 continue
             track, t = step_of[k]
             steps.setdefault(track, {}).setdefault(t, []).append(k)
+        firsts = {(track, t): ks[0] for track, by_t in steps.items() for t, ks in by_t.items()}
         for k in range(self.floor, len(g)):
             if k in step_of or nodes[k]._op is None or not g.consumers[k]:
                 continue
             owners = {step_of.get(c) for c, _ in g.consumers[k]}
             if len(owners) == 1 and None not in owners:
-                track, t = owners.pop()
-                members = steps[track][t]
-                self.attached[k] = self._box(g.scope(members[0]))
-                self.attached_step[k] = step_of[k] = (track, t)
-                self.place[k] = members[0]      # drawn as if made just before the step
-                members.insert(0, k)
+                step = step_of[k] = self.attached_step[k] = owners.pop()
+                self.attached[k] = self._box(g.scope(firsts[step]))
+                self.place[k] = firsts[step]    # drawn as if made just before the step
+                bisect.insort(steps[step[0]][step[1]], k)
         return steps
 
+    def position(self, k):
+        """Where node k comes in drawing order: creation order, except that a node only one
+        step reads comes just before that step, so boxes come in the order the steps ran."""
+        at = self.place.get(k)
+        return (k, 1) if at is None else (at, 0)
+
     def order(self):
-        """Node numbers in drawing order: creation order, with a node that only one step
-        reads moved to just before that step, so boxes come in the order the steps ran."""
+        """Node numbers in drawing order (see ``position``)."""
         ks = range(self.floor, len(self.graph))
-        if not self.place:
-            return ks
-        place = self.place
-        return sorted(ks, key=lambda k: (place[k], 0) if k in place else (k, 1))
+        return sorted(ks, key=self.position) if self.place else ks
 
     def representative(self, track):
         """The step a rolled picture draws: the fullest one (the last of equals)."""
