@@ -5,7 +5,7 @@ Only called when ``detect_anomaly()`` is on, so none of this runs on the ordinar
 import numpy as np
 
 from .errors import AnomalyError
-from .primitives import Scatter
+from .primitives import dense
 from .tensor import Tensor, user_frame
 
 
@@ -37,7 +37,7 @@ def check_forward(t, op, inputs, params):
 
 def check_backward(node, i, g, gi):
     """Called on each gradient contribution: blame the op whose rule made it non-finite."""
-    value = gi.dense() if isinstance(gi, Scatter) else gi
+    value = dense(gi)
     value = value.data if isinstance(value, Tensor) else value
     upstream = g.data if isinstance(g, Tensor) else g
     if not _finite(value) and _finite(upstream):

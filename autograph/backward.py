@@ -15,7 +15,7 @@ import numpy as np
 from . import modes
 from .anomaly import check_arrived, check_backward
 from .errors import AutogradError
-from .primitives import Scatter, sum_to
+from .primitives import Lazy, sum_to
 from .ops import astype
 from .tensor import Tensor, as_array, constant
 
@@ -96,7 +96,7 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
             if node is None:        # an output of a split, taken with its siblings
                 continue
             g = grads.pop(key)
-            if type(g) is Scatter:
+            if isinstance(g, Lazy):
                 g = g.dense()
                 owned.add(key)
             if node._hooks:
@@ -158,7 +158,7 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                     grads[k] = gi
                     nodes[k] = x
                     push(heap, -k)
-                elif create_graph or isinstance(prev, np.generic) and type(gi) is not Scatter:
+                elif create_graph or isinstance(prev, np.generic) and not isinstance(gi, Lazy):
                     grads[k] = prev + gi                 # no buffer to reuse
                 else:
                     grads[k] = _accumulate(prev, gi, k, owned)
@@ -184,7 +184,7 @@ def _siblings(node, key, g, nodes, grads, retain_graph):
         k = s._id
         del nodes[k]
         gj = grads.pop(k)
-        if type(gj) is Scatter:
+        if isinstance(gj, Lazy):
             gj = gj.dense()
         if s._hooks:
             gj = _run_hooks(s, gj, False)
@@ -197,23 +197,23 @@ def _siblings(node, key, g, nodes, grads, retain_graph):
 
 
 def _accumulate(prev, gi, key, owned):
-    if isinstance(prev, Scatter):
-        if isinstance(gi, Scatter):
+    if isinstance(prev, Lazy):
+        if type(gi) is type(prev):
             merged = prev.merge(gi)
-            if type(merged) is not Scatter:
+            if merged is not prev:
                 owned.add(key)
             return merged
         prev = prev.dense()
         owned.add(key)
     if key in owned:
-        if isinstance(gi, Scatter):
+        if isinstance(gi, Lazy):
             return gi.add_into(prev)
         if prev.dtype == gi.dtype:
             prev += gi
             return prev
         return prev + gi
     owned.add(key)
-    if isinstance(gi, Scatter):
+    if isinstance(gi, Lazy):
         return gi.add_into(np.array(prev, dtype=np.result_type(prev, gi.dtype)))
     return prev + gi
 

@@ -24,7 +24,7 @@ import numpy as np
 from .backward import grads_of, run, seed
 from .errors import AutogradError
 from .forward import graph_nodes
-from .primitives import Scatter, sum_to
+from .primitives import dense, sum_to
 from .release import is_stand_in
 from .tensor import Tensor
 
@@ -209,7 +209,7 @@ class Stepper:
         inputs = node._inputs or ()
         sent = [None] * len(inputs)
         for i, gi in ev.contributions:
-            sent[i] = gi.dense() if type(gi) is Scatter else gi
+            sent[i] = dense(gi)
         self._order.append(node._id)
         self._grads[node._id] = (index, ev.grad_out)
         step = Step(index, node, inputs, ev.grad_out, sent,
@@ -314,7 +314,7 @@ def local(node, p):
     g = np.ones_like(node.data)
     gi = node._op.vjp[p](g, node.data, *args, **node._params) if node._params else node._op.vjp[p](
         g, node.data, *args)
-    gi = gi.dense() if type(gi) is Scatter else np.asarray(gi)
+    gi = np.asarray(dense(gi))
     return float((sum_to(gi, x.shape) if gi.shape != x.shape else gi).reshape(()))
 
 
@@ -495,7 +495,7 @@ def _runs(by_t):
 
 def _vjp_line(node, g, sent):
     ins = node._inputs
-    norms = [norm(gi.dense() if type(gi) is Scatter else gi) for _, gi in sent]
+    norms = [norm(dense(gi)) for _, gi in sent]
     parts = ["%s %s" % (label(ins[p]), num(n)) for (p, _), n in zip(sent, norms)]
     if len(parts) > 6:                           # e.g. a concat of every time step's output
         parts = ["%d inputs, ‖·‖ from %s to %s" % (len(parts), num(min(norms)), num(max(norms)))]

@@ -304,8 +304,8 @@ def profile(size, repeats=5):
     # adding contributions into a node's gradient (sparse slices included) is numpy work too
     from autograph import backward, primitives
     backward._accumulate = _Timed(None, "(accumulate)", "vjp", totals).wrap(backward._accumulate)
-    primitives.Scatter.dense = _Timed(None, "(accumulate)", "vjp", totals).wrap(
-        primitives.Scatter.dense)
+    for lazy in (primitives.Scatter, primitives.Products):     # made dense when reached
+        lazy.dense = _Timed(None, "(accumulate)", "vjp", totals).wrap(lazy.dense)
     phase = collections.defaultdict(float)
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(repeats):

@@ -9,7 +9,8 @@ import pytest
 
 import autograph as ag
 from autograph.backward import run, seed
-from autograph.primitives import Scatter
+from autograph import primitives
+from autograph.primitives import Products, Scatter
 
 
 @pytest.fixture
@@ -164,6 +165,63 @@ def test_pieces_of_a_large_tensor_go_into_one_buffer_at_once():
     assert isinstance(merged, np.ndarray) and merged[:16].sum() == 16 * 1024 and merged[16:].sum() == 0
     small = Scatter(np.ones((8, 1024)), slice(0, 8), (64, 1024))
     assert isinstance(small.merge(Scatter(np.ones((8, 1024)), slice(8, 16), (64, 1024))), Scatter)
+
+
+def _recurrent_weight_grad(product, elementwise_first):
+    """d loss / d W for an RNN that reads W once per step through ``product``; W is also read
+    elementwise, recorded before the steps (so reached after them in backward) or after."""
+    rng = np.random.default_rng(2)
+    W = ag.tensor(rng.standard_normal((6, 5)), requires_grad=True)
+    h = ag.tensor(rng.standard_normal((3, 6)))
+    loss = (W * W).sum() if elementwise_first else 0
+    for x in rng.standard_normal((12, 3, 5)):
+        h = ag.concat([ag.tanh(x + product(h, W)), h[:, :1]], axis=1)
+        loss = loss + (h * h).sum()
+    loss = loss + (0 if elementwise_first else (W * W).sum())
+    loss.backward()
+    return W.grad.numpy()
+
+
+@pytest.mark.parametrize("elementwise_first", [False, True])
+@pytest.mark.parametrize("limit", [primitives.PRODUCT_BYTES, 1000])
+def test_a_weight_read_by_many_products_gets_their_sum_at_once(monkeypatch, limit,
+                                                               elementwise_first):
+    """A recurrent weight's contributions a.T @ g are multiplied out together (past the byte
+    limit, batch by batch): the gradient of the same network written without a matrix product."""
+    monkeypatch.setattr(primitives, "PRODUCT_BYTES", limit)
+    got = _recurrent_weight_grad(lambda h, W: h @ W, elementwise_first)
+    want = _recurrent_weight_grad(lambda h, W: (ag.expand_dims(h, 2) * W).sum(axis=1),
+                                  elementwise_first)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_products_merge_batches_and_mixed_dtypes():
+    rng = np.random.default_rng(3)
+    pairs = [(rng.standard_normal((4, 3)).astype(dt), rng.standard_normal((4, 2)))
+             for dt in (np.float64, np.float32, np.float64)]
+    want = sum(a.astype(np.float64).T @ g for a, g in pairs)
+    first = Products(*pairs[0])
+    batched = Products(*pairs[1])
+    batched.done = pairs[2][0].T @ pairs[2][1]          # a batch already multiplied out
+    merged = first.merge(batched)
+    assert merged.dtype == np.float64 and merged.shape == (3, 2)
+    np.testing.assert_allclose(merged.dense(), want, rtol=1e-6)
+    np.testing.assert_allclose(merged.add_into(np.ones((3, 2))), want + 1, rtol=1e-6)
+    merged.pairs, merged.nbytes = [], 0                 # all multiplied out: dense is a copy
+    assert merged.dense() is not merged.done
+
+
+def test_the_stepper_shows_each_products_own_contribution():
+    """Lazy or not, each matmul's contribution to a shared weight is its own a.T @ g."""
+    from autograph.debug import step_backward
+    rng = np.random.default_rng(4)
+    W = ag.tensor(rng.standard_normal((3, 3)), requires_grad=True)
+    hs = [ag.tensor(rng.standard_normal((2, 3))) for _ in range(3)]
+    outs = [h @ W for h in hs]
+    loss = ag.stack(outs).sum()
+    shown = {s.node._id: s.grad_inputs[1] for s in step_backward(loss) if s.op == "matmul"}
+    for h, out in zip(hs, outs):
+        np.testing.assert_allclose(shown[out._id], h.data.T @ np.ones((2, 3)), rtol=1e-12)
 
 
 def test_a_concatenation_finds_its_inputs_offsets_once_per_node(monkeypatch):

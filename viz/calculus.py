@@ -10,7 +10,7 @@ from autograph import modes
 from autograph.backward import node_grads
 from autograph.errors import AutogradError
 from autograph.forward import push_tangents
-from autograph.primitives import Scatter, sum_to
+from autograph.primitives import dense as _dense, sum_to
 from autograph.tensor import constant
 
 EXACT_JACOBIAN = 64     # outputs up to this size get their local Jacobian norm exactly
@@ -43,7 +43,7 @@ def forward_tangents(graph, wrt):
 
 
 def dense(g):
-    return g.dense() if type(g) is Scatter else np.asarray(g)
+    return np.asarray(_dense(g))
 
 
 def pull(graph, k, p, g):
