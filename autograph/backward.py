@@ -15,7 +15,7 @@ import numpy as np
 from . import modes
 from .anomaly import check_arrived, check_backward
 from .errors import AutogradError
-from .primitives import Lazy, sum_to
+from .primitives import Lazy, Rows, dense, sum_to, xp
 from .ops import astype
 from .tensor import Tensor, as_array, constant
 
@@ -88,7 +88,7 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
     owned = set()                                 # buffers this loop allocated: safe to add into
     heap = [-root._id]
     pop, push, pending = heappop, heappush, grads.get      # locals: this loop runs per node
-    joint = not (trace or create_graph or anomaly or wanted is not None)
+    joint = not (create_graph or anomaly or wanted)
     with modes.enable_grad() if create_graph else _nothing:
         while heap:
             key = -pop(heap)
@@ -96,7 +96,7 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
             if node is None:        # an output of a split, taken with its siblings
                 continue
             g = grads.pop(key)
-            if isinstance(g, Lazy):
+            if isinstance(g, Lazy) and not (type(g) is Rows and _takes_rows(node)):
                 g = g.dense()
                 owned.add(key)
             if node._hooks:
@@ -136,8 +136,9 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                     y = y[()]
                     args = (ins[0].data[()], ins[1].data[()]) if len(ins) == 2 else (
                         (ins[0].data[()],) if len(ins) == 1 else [t.data[()] for t in ins])
+            taken = None
             if joint and op.joint is not None:
-                g = _siblings(node, key, g, nodes, grads, retain_graph)
+                g, taken = _siblings(node, key, g, nodes, grads, retain_graph)
                 rules = op.joint
             else:
                 rules = op.vjp
@@ -165,18 +166,24 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
             if not retain_graph:
                 node._inputs = node._params = None
             if trace:
-                yield Event(node, g, sent, grads)
+                if taken is None:
+                    yield Event(node, dense(g), sent, grads)
+                else:       # each output of the split as it would have been stepped alone
+                    for s, j in taken:
+                        piece = [(0, xp.scatter(g[j], params["parts"].indices[j], ins[0].shape))]
+                        yield Event(s, g[j], piece if sent else [], grads)
 
 
 def _siblings(node, key, g, nodes, grads, retain_graph):
     """The gradients of all the outputs of the split that made ``node`` (None where none
-    arrived), taken off the loop's pending nodes. Their consumers were all recorded after the
+    arrived), taken off the loop's pending nodes, and those outputs. Their consumers were all recorded after the
     last of them, so every gradient has arrived once the first is popped."""
     part, parts = node._params["part"], node._params["parts"]
     x = node._inputs[0]
     gs = [None] * len(parts)
     gs[part] = g
-    for j in range(len(parts)):
+    taken = [(node, part)]          # (output, its part), in the order they would be popped
+    for j in range(len(parts) - 1, -1, -1):
         s = nodes.get(key - part + j) if j != part else None
         if s is None or s._op is not node._op or s._inputs[0] is not x \
                 or s._params["parts"] is not parts or s._params["part"] != j:
@@ -191,9 +198,18 @@ def _siblings(node, key, g, nodes, grads, retain_graph):
         if s._retain:
             _deposit(s, gj, False, False)
         gs[j] = gj
+        taken.append((s, j))
         if not retain_graph:
             s._inputs = s._params = None
-    return gs
+    return gs, taken
+
+
+def _takes_rows(node):
+    """The node's rules take its gradient in row blocks as they are (Primitive.rows), and
+    nothing else reads that gradient."""
+    op, ins = node._op, node._inputs
+    return op is not None and op.rows is not None and ins is not None and not node._hooks \
+        and not node._retain and op.rows(*[x.data for x in ins])
 
 
 def _accumulate(prev, gi, key, owned):

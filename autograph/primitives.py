@@ -26,19 +26,22 @@ TABLE = {}
 class Primitive:
     """One op of the table. ``vjp``/``jvp`` hold one rule per input."""
 
-    __slots__ = ("name", "forward", "vjp", "jvp", "symbol", "smooth", "hint", "saves", "joint")
+    __slots__ = ("name", "forward", "vjp", "jvp", "symbol", "smooth", "hint", "saves", "joint",
+                 "rows")
     # hint: a function of the input arrays that says what is wrong when forward fails
     # saves: the values the rules read, "y" for the output and input positions; None for all.
     #   Everything else is read at most for its shape and dtype, so release_unneeded() may free it.
     # joint: for an op recorded as several outputs of one call (split), the vjp rules taking the
     #   list of all the outputs' gradients at once; the backward loop uses them when it can.
+    # rows: a test on the input arrays: True when the vjp rules take a gradient in row blocks
+    #   (Rows) as it is, without a full-size copy.
 
     def __init__(self, name, forward, vjp, jvp, symbol=None, smooth=True, hint=None, saves=None,
-                 joint=None):
+                 joint=None, rows=None):
         self.name, self.forward, self.vjp, self.jvp = name, forward, vjp, jvp
         self.symbol, self.smooth, self.hint = symbol, smooth, hint
         self.saves = None if saves is None else frozenset(saves)
-        self.joint = joint
+        self.joint, self.rows = joint, rows
 
     def __call__(self, *inputs, **params):
         return apply(self, inputs, params or None)
@@ -284,10 +287,15 @@ def _matmul_hint(a, b):
             % (a.shape[-1], "second-to-last axis" if b.ndim > 1 else "length", b.shape[-2 if b.ndim > 1 else 0]))
 
 
+def _matrices(*args):
+    """Both factors of the product are matrices: its rules take a gradient in row blocks."""
+    return args[-2].ndim == 2 == args[-1].ndim
+
+
 matmul = primitive("matmul", np.matmul, symbol="@", hint=_matmul_hint,
                    vjp=(_matmul_vjp_a, _matmul_vjp_b),
                    jvp=(lambda d, y, a, b: d @ b, lambda d, y, a, b: a @ d),
-                   saves=(0, 1))
+                   saves=(0, 1), rows=_matrices)
 
 
 def _addmm(c, a, b):
@@ -318,7 +326,7 @@ addmm = primitive("addmm", _addmm, hint=_addmm_hint,
                        lambda g, y, c, a, b: _matmul_vjp_b(g, y, a, b)),
                   jvp=(lambda d, y, c, a, b: xp.broadcast_to(d, y.shape),
                        lambda d, y, c, a, b: d @ b, lambda d, y, c, a, b: a @ d),
-                  saves=(1, 2))
+                  saves=(1, 2), rows=_matrices)
 
 
 def _addcmul(c, a, b):
@@ -395,7 +403,8 @@ def parts(cuts, length, axis):
 
 
 def _join(gs, y, x, part, parts):
-    """The input's gradient from all the outputs' (zeros for an output none reached)."""
+    """The input's gradient from all the outputs' (zeros for an output none reached); parts
+    cut along the first axis give it in row blocks, joined only if its op needs them joined."""
     dtype = next(g for g in gs if g is not None).dtype      # one gradient at least arrived
     if not parts.tile:                  # cut points out of order: the parts overlap
         out = np.zeros(x.shape, dtype)
@@ -403,8 +412,9 @@ def _join(gs, y, x, part, parts):
             if g is not None:
                 out[index] += g
         return out
-    return np.concatenate([np.zeros(x[index].shape, dtype) if g is None else g
-                           for g, index in zip(gs, parts.indices)], axis=parts.axis)
+    gs = [np.zeros(x[index].shape, dtype) if g is None else g
+          for g, index in zip(gs, parts.indices)]
+    return Rows(gs) if parts.axis == 0 and x.ndim == 2 else np.concatenate(gs, axis=parts.axis)
 
 
 # the outputs of a split are slices, each its own node with a slice's rules; joined, the
@@ -525,6 +535,59 @@ class Products(Lazy):
         return _added(self._product(), self.done) if self.done is not None else self._product()
 
 
+class Rows(Lazy):
+    """A lazy gradient in row blocks: ``blocks`` concatenated along the first axis, what a split
+    into row blocks sends its input (each time step's share of a layer's input projection).
+    The projection's rules (``Primitive.rows``) take it as it is: the weight's gradient is then
+    multiplied out in batches of blocks, and no full-size copy of the gradient is ever made."""
+
+    __slots__ = ("blocks", "shape", "dtype")
+    ndim = 2
+
+    def __init__(self, blocks):
+        self.blocks = blocks
+        self.shape = (sum(len(b) for b in blocks), blocks[0].shape[1])
+        self.dtype = np.result_type(*blocks)
+
+    def _spans(self):
+        start = 0
+        for b in self.blocks:
+            yield start, start + len(b), b
+            start += len(b)
+
+    def dense(self):
+        return np.concatenate(self.blocks, dtype=self.dtype)
+
+    def add_into(self, buf):
+        for start, stop, b in self._spans():
+            buf[start:stop] += b
+        return buf
+
+    def merge(self, other):
+        return other.add_into(self.dense())
+
+    def sum(self, axis):
+        """What ``sum_to`` asks: a bias's gradient sums over the rows, block by block."""
+        if 0 not in axis:
+            return self.dense().sum(axis=axis)
+        return functools.reduce(np.add, (b.sum(axis=axis) for b in self.blocks))
+
+    def __matmul__(self, m):
+        out = np.empty((self.shape[0], m.shape[1]), np.result_type(self.dtype, m))
+        for start, stop, b in self._spans():
+            np.matmul(b, m, out=out[start:stop])
+        return out
+
+    def products(self, a):
+        """``a.T @ self`` as Products, block against block of a's rows."""
+        spans = self._spans()
+        start, stop, b = next(spans)
+        out = Products(a[start:stop], b)
+        for start, stop, b in spans:
+            out = out.merge(Products(a[start:stop], b))
+        return out
+
+
 def _added(buf, value):
     """buf + value, into ``buf`` (a buffer of the caller's) when its dtype holds the sum."""
     if buf is None:
@@ -629,8 +692,11 @@ class xp:
     @staticmethod
     def transposed_matmul(a, g):
         """swap(a) @ g; for matrices, lazily (Products), to be added up with its like."""
-        if type(a) is np.ndarray and type(g) is np.ndarray and a.ndim == 2 == g.ndim:
-            return Products(a, g)
+        if type(a) is np.ndarray and a.ndim == 2 == g.ndim:
+            if type(g) is np.ndarray:
+                return Products(a, g)
+            if type(g) is Rows:
+                return g.products(a)
         return swap(a) @ g
 
     @staticmethod

@@ -10,8 +10,8 @@ reads (``Primitive.saves``) is kept. The recurrent layers of ``nets`` run inside
 
 The graph's references are counted from the input tuples of the consumers recorded inside the
 block (those still alive and not yet freed by a backward pass) and compared with the
-interpreter's reference count, in sweeps every ``EVERY`` recorded ops and when the outermost
-block ends. Only nodes of at least ``MIN_BYTES`` are counted, so small graphs cost nothing; a
+interpreter's reference count, in sweeps every ``EVERY`` recorded ops and when a block
+ends. Only nodes of at least ``MIN_BYTES`` are counted, so small graphs cost nothing; a
 consumer that was not counted holds a reference the sweep cannot explain, which keeps the
 value: a count can only err towards keeping. (CPython only; elsewhere nothing is released.)
 """
@@ -50,8 +50,7 @@ class release_unneeded:
         global _depth
         _depth -= 1
         modes.release = self.prev
-        if not _depth:
-            sweep(final=True)
+        sweep(final=True)       # a nested block ends with its values released too
 
 
 def is_released(t):
@@ -65,7 +64,8 @@ def is_stand_in(data):
 
 def sweep(final=False):
     """Called by the dispatch when ``recent`` (to which it appends each node of ``MIN_BYTES`` or
-    more recorded inside the block) reaches ``EVERY``, and when the outermost block ends."""
+    more recorded inside the block) reaches ``EVERY``, and when a block ends (``final``: every
+    pending tensor is looked at; the outermost block then forgets those still held)."""
     global _sweeps
     _count(recent)
     recent.clear()
@@ -81,7 +81,7 @@ def sweep(final=False):
             entry[3] = min(2 * entry[3], MAX_WAIT)
             entry[2] = _sweeps + entry[3]
         del t
-    if final:
+    if final and not _depth:
         _pending.clear()
 
 

@@ -23,13 +23,14 @@ runs after a warm-up step; a run repeats the step for at least 0.2 s and reports
 step. The clock is the process's CPU time (user + system, so page faults count): on a machine
 shared with other work it is what one idle core would give; ``--wall`` uses the wall clock
 instead. Peak memory is the peak resident set during one step above the resident set just before
-it (Linux: VmHWM reset through clear_refs), and the peak of what the step allocated
-(tracemalloc), which leaves out memory the allocator keeps after it was freed.
+it (Linux: VmHWM reset through clear_refs, after glibc's malloc_trim), and the peak of what the
+step allocated (tracemalloc), which leaves out memory the allocator keeps after it was freed.
 """
 from common import seconds_per_call, torch   # first: one BLAS thread, the repository on the path
 
 import argparse
 import collections
+import ctypes
 import json
 import os
 import resource
@@ -238,6 +239,10 @@ def _status(field):
 def memory_child(name):
     """MiB: the peak resident set during one step at MEMORY_SIZE, above the one just before."""
     step = VARIANTS[name](*problem(*MEMORY_SIZE, np.float32))[0]
+    # hand the heap's free memory back first: what setting up the problem freed (its float64
+    # draws) would otherwise serve some of the step's arrays without raising the resident set,
+    # more for some variants than for others
+    ctypes.CDLL(None).malloc_trim(0)
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")                         # reset the peak (VmHWM) to the current RSS
     base = _status("VmRSS")
@@ -304,7 +309,7 @@ def profile(size, repeats=5):
     # adding contributions into a node's gradient (sparse slices included) is numpy work too
     from autograph import backward, primitives
     backward._accumulate = _Timed(None, "(accumulate)", "vjp", totals).wrap(backward._accumulate)
-    for lazy in (primitives.Scatter, primitives.Products):     # made dense when reached
+    for lazy in primitives.Lazy.__subclasses__():     # gradients made dense when reached
         lazy.dense = _Timed(None, "(accumulate)", "vjp", totals).wrap(lazy.dense)
     phase = collections.defaultdict(float)
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

@@ -92,7 +92,7 @@ class Recurrent(Module):
         inp = ag.reshape(x, (T * B, x.shape[2]))
         drop = self._drop[0]
         finals = []
-        with contextlib.nullcontext() if self.keep_values else ag.release_unneeded():
+        with self.releasing():
             for layer in range(self.num_layers):
                 if layer and self.training and self.dropout:
                     inp = drop(inp)
@@ -120,18 +120,24 @@ class Recurrent(Module):
         if not reverse:
             shares.reverse()    # popped as used: a used share is then held by the graph only
         outs = [None] * T
-        for t in (range(T - 1, -1, -1) if reverse else range(T)):
-            with ag.scope(name, t=t):
-                extra = {k: v[t] for k, v in per_step.items()} if per_step else {}
-                new = cell.step(shares.pop(), state, p, **extra)
-                if masks is None:
-                    state = new
-                    outs[t] = cell.output(new)
-                else:
-                    # a finished (or, in reverse, not yet started) sequence keeps its state
-                    state = _where(masks[t], new, state)
-                    outs[t] = ag.where(masks[t], cell.output(new), 0.0)
+        # a block of its own: the projection is released before the outputs are joined
+        with self.releasing():
+            for t in (range(T - 1, -1, -1) if reverse else range(T)):
+                with ag.scope(name, t=t):
+                    extra = {k: v[t] for k, v in per_step.items()} if per_step else {}
+                    new = cell.step(shares.pop(), state, p, **extra)
+                    if masks is None:
+                        state = new
+                        outs[t] = cell.output(new)
+                    else:
+                        # a finished (or, in reverse, not yet started) sequence keeps its state
+                        state = _where(masks[t], new, state)
+                        outs[t] = ag.where(masks[t], cell.output(new), 0.0)
         return ag.concat(outs, axis=0), state
+
+    def releasing(self):
+        """The block the steps run in: release_unneeded(), unless ``keep_values``."""
+        return contextlib.nullcontext() if self.keep_values else ag.release_unneeded()
 
     # -- checking and shaping inputs -------------------------------------------------------
     def check_input(self, x):

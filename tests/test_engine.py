@@ -246,9 +246,9 @@ def _split_parts_weighted(x, cuts, axis, hold):
 
 @pytest.mark.parametrize("cuts", [[1, 2, 4], [1, 3, 2], [2, -1, 5]])
 def test_split_outputs_are_back_propagated_together(cuts):
-    """.backward() joins the parts' gradients in one step (not the path of vjp(), the stepper
-    or create_graph); both give finite differences' numbers, also with a hook, a retained part
-    and overlapping parts (cut points out of order)."""
+    """.backward() and the stepper join the parts' gradients in one step (not the path of
+    vjp() or create_graph); both give finite differences' numbers, also with a hook, a retained
+    part and overlapping parts (cut points out of order)."""
     rng = np.random.default_rng(0)
     x = ag.tensor(rng.standard_normal((3, 6)), requires_grad=True)
     seen = []
@@ -285,6 +285,87 @@ def test_split_in_a_retained_graph_runs_backward_twice():
     loss.backward(retain_graph=True)
     loss.backward()
     np.testing.assert_array_equal(x.grad.data, [2, 2, 0, 0, 6, 6])
+
+
+def _projected_steps(x, W, b, T, hold=lambda proj: None):
+    """A recurrent layer's pattern: one projection of all rows, cut into T steps' shares."""
+    proj = ag.addmm(b, x, W) if b is not None else x @ W
+    hold(proj)
+    loss = 0
+    for t, share in enumerate(ag.split(proj, T)):
+        loss = loss + (ag.tanh(share) * (t + 1)).sum()
+    return loss
+
+
+@pytest.mark.parametrize("case", ["addmm", "matmul", "hooked", "retained"])
+def test_a_projection_takes_its_steps_gradients_in_row_blocks(monkeypatch, case):
+    """The shares' gradients reach the projection as row blocks (Rows); its rules use them as
+    they are, batch by batch: the numbers of the per-share path and of the closed form."""
+    from autograph import primitives
+    monkeypatch.setattr(primitives, "PRODUCT_BYTES", 500)        # several batches
+    rng = np.random.default_rng(5)
+    T, B, I, G = 6, 2, 3, 4
+    x = ag.tensor(rng.standard_normal((T * B, I)), requires_grad=True)
+    W = ag.tensor(rng.standard_normal((I, G)), requires_grad=True)
+    b = None if case == "matmul" else ag.tensor(rng.standard_normal(G), requires_grad=True)
+    kept = []
+
+    def hold(proj):
+        if case == "hooked":
+            proj.register_hook(lambda g: g * 1)
+        if case == "retained":
+            proj.retain_grad()
+            kept.append(proj)
+    seen = []
+    real = primitives.Rows.products
+    monkeypatch.setattr(primitives.Rows, "products", lambda self, a: seen.append(1) or real(self, a))
+    _projected_steps(x, W, b, T, hold).backward()
+    assert bool(seen) == (case in ("addmm", "matmul"))   # a hook or retain_grad needs it whole
+    args = [t for t in (x, W, b) if t is not None]
+    per_share = ag.grad(lambda *a: _projected_steps(a[0], a[1], a[2] if b is not None else None,
+                                                    T), argnums=tuple(range(len(args))))(*args)
+    proj = x.data @ W.data + (0 if b is None else b.data)
+    dproj = (1 - np.tanh(proj) ** 2) * np.repeat(np.arange(1, T + 1), B)[:, None]
+    want = [dproj @ W.data.T, x.data.T @ dproj] + ([dproj.sum(0)] if b is not None else [])
+    for t, g, w in zip(args, per_share, want):
+        np.testing.assert_allclose(t.grad.data, w, rtol=1e-12)
+        np.testing.assert_allclose(g.data, w, rtol=1e-12)
+    if kept:
+        np.testing.assert_allclose(kept[0].grad.data, dproj, rtol=1e-12)
+
+
+def test_rows_behave_as_their_concatenation():
+    from autograph.primitives import Rows
+    rng = np.random.default_rng(6)
+    blocks = [rng.standard_normal((n, 3)) for n in (2, 1, 4)]
+    whole = np.concatenate(blocks)
+    rows = Rows(blocks)
+    assert rows.shape == whole.shape and rows.dtype == whole.dtype
+    np.testing.assert_array_equal(rows.dense(), whole)
+    np.testing.assert_array_equal(rows.add_into(np.ones((7, 3))), whole + 1)
+    np.testing.assert_array_equal(rows.merge(Rows([b * 2 for b in blocks])), whole * 3)
+    np.testing.assert_allclose(rows.sum(axis=(0,)), whole.sum(0), rtol=1e-12)
+    np.testing.assert_allclose(rows.sum(axis=(1,)), whole.sum(1), rtol=1e-12)
+    m = rng.standard_normal((3, 5))
+    np.testing.assert_allclose(rows @ m, whole @ m, rtol=1e-12)
+    a = rng.standard_normal((7, 2))
+    np.testing.assert_allclose(rows.products(a).dense(), a.T @ whole, rtol=1e-12)
+
+
+def test_the_stepper_shows_each_split_output_as_its_own_step():
+    """Joined or not, every output of a split is a step with its own gradient and piece."""
+    from autograph.debug import step_backward
+    x = ag.tensor(np.arange(12.0).reshape(6, 2), requires_grad=True)
+    parts = ag.split(x, 3)
+    loss = sum((p * (k + 1)).sum() for k, p in enumerate(parts))
+    steps = {s.id: s for s in step_backward(loss)}
+    for k, p in enumerate(parts):
+        step = steps[p.id]
+        np.testing.assert_array_equal(step.grad_out, np.full((2, 2), k + 1.0))
+        piece = np.zeros((6, 2))
+        piece[2 * k:2 * k + 2] = k + 1
+        np.testing.assert_array_equal(step.grad_inputs[0], piece)
+    np.testing.assert_array_equal(x.grad.data, np.repeat([1.0, 2, 3], 4).reshape(6, 2))
 
 
 # -- dtypes ----------------------------------------------------------------------------------------

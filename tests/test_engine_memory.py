@@ -224,6 +224,28 @@ def test_the_stepper_shows_each_products_own_contribution():
         np.testing.assert_allclose(shown[out._id], h.data.T @ np.ones((2, 3)), rtol=1e-12)
 
 
+def test_a_projections_gradient_is_never_made_whole(monkeypatch):
+    """The steps' shares of an input projection send their gradients as row blocks, which the
+    projection's rules take in batches: backward holds the blocks and no full-size copy."""
+    monkeypatch.setattr(primitives, "PRODUCT_BYTES", 256 << 10)
+    T, B, I, G = 200, 8, 4, 256
+    rng = np.random.default_rng(7)
+    x = ag.tensor(rng.standard_normal((T * B, I)))
+    W = ag.tensor(rng.standard_normal((I, G)), requires_grad=True)
+    b = ag.tensor(rng.standard_normal(G), requires_grad=True)
+    loss = ag.stack([ag.tanh(s).sum() for s in ag.split(ag.addmm(b, x, W), T)]).sum()
+    full = T * B * G * 8
+    tracemalloc.start()
+    try:
+        loss.backward()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * full, "peak %d bytes for a gradient of %d bytes" % (peak, full)
+    dproj = 1 - np.tanh(x.data @ W.data + b.data) ** 2
+    np.testing.assert_allclose(W.grad.data, x.data.T @ dproj, rtol=1e-12)
+
+
 def test_a_concatenation_finds_its_inputs_offsets_once_per_node(monkeypatch):
     """T inputs cost O(T) in backward, not O(T²): the offsets are summed once per output."""
     from autograph import primitives as P

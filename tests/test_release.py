@@ -113,6 +113,25 @@ def test_the_block_holds_nothing_afterwards():
             gc.enable()
 
 
+def test_a_nested_block_releases_its_values_when_it_ends():
+    """A layer ends its steps' block before joining the outputs, so the freed projection is
+    not held while the outputs are copied; what is still held waits for the outer block."""
+    x, W = inputs()
+    with ag.release_unneeded():
+        held = []
+        with ag.release_unneeded():
+            loss = net(x, W)
+            kept = net(x, W, held=held)
+        inner = [n for n in graph_nodes([loss]) if n.op_name in ("matmul", "add")]
+        assert inner and all(n.released for n in inner)
+        assert not any(z.released for z in held)        # the user holds them
+        z = held.pop()
+        assert not z.released
+        del z
+    assert not release._pending and not release.recent
+    np.testing.assert_array_equal(kept.data, net(x, W).data)
+
+
 def test_retain_graph_backward_twice_through_released_values():
     x, W = inputs()
     with ag.release_unneeded():
