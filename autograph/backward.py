@@ -15,7 +15,7 @@ import numpy as np
 from . import modes
 from .anomaly import check_arrived, check_backward
 from .errors import AutogradError
-from .primitives import Lazy, Rows, dense, sum_to, xp
+from .primitives import LAZY, Rows, dense, sum_to, xp
 from .ops import astype
 from .tensor import Tensor, as_array, constant
 
@@ -96,7 +96,7 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
             if node is None:        # an output of a split, taken with its siblings
                 continue
             g = grads.pop(key)
-            if isinstance(g, Lazy) and not (type(g) is Rows and _takes_rows(node)):
+            if type(g) in LAZY and not (type(g) is Rows and _takes_rows(node)):
                 g = g.dense()
                 owned.add(key)
             if node._hooks:
@@ -138,7 +138,8 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                         (ins[0].data[()],) if len(ins) == 1 else [t.data[()] for t in ins])
             taken = None
             if joint and op.joint is not None:
-                g, taken = _siblings(node, key, g, nodes, grads, retain_graph)
+                taken = [] if trace else None
+                g = _siblings(node, key, g, nodes, grads, retain_graph, taken)
                 rules = op.joint
             else:
                 rules = op.vjp
@@ -159,7 +160,7 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                     grads[k] = gi
                     nodes[k] = x
                     push(heap, -k)
-                elif create_graph or isinstance(prev, np.generic) and not isinstance(gi, Lazy):
+                elif create_graph or isinstance(prev, np.generic) and type(gi) not in LAZY:
                     grads[k] = prev + gi                 # no buffer to reuse
                 else:
                     grads[k] = _accumulate(prev, gi, k, owned)
@@ -174,15 +175,17 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                         yield Event(s, g[j], piece if sent else [], grads)
 
 
-def _siblings(node, key, g, nodes, grads, retain_graph):
+def _siblings(node, key, g, nodes, grads, retain_graph, taken=None):
     """The gradients of all the outputs of the split that made ``node`` (None where none
-    arrived), taken off the loop's pending nodes, and those outputs. Their consumers were all recorded after the
-    last of them, so every gradient has arrived once the first is popped."""
+    arrived), taken off the loop's pending nodes; ``taken`` (a list) gets (output, part) for
+    each, in the order the loop would have popped them. The outputs' consumers were all
+    recorded after the last of them, so every gradient has arrived once the first is popped."""
     part, parts = node._params["part"], node._params["parts"]
     x = node._inputs[0]
     gs = [None] * len(parts)
     gs[part] = g
-    taken = [(node, part)]          # (output, its part), in the order they would be popped
+    if taken is not None:
+        taken.append((node, part))
     for j in range(len(parts) - 1, -1, -1):
         s = nodes.get(key - part + j) if j != part else None
         if s is None or s._op is not node._op or s._inputs[0] is not x \
@@ -191,17 +194,18 @@ def _siblings(node, key, g, nodes, grads, retain_graph):
         k = s._id
         del nodes[k]
         gj = grads.pop(k)
-        if isinstance(gj, Lazy):
+        if type(gj) in LAZY:
             gj = gj.dense()
         if s._hooks:
             gj = _run_hooks(s, gj, False)
         if s._retain:
             _deposit(s, gj, False, False)
         gs[j] = gj
-        taken.append((s, j))
+        if taken is not None:
+            taken.append((s, j))
         if not retain_graph:
             s._inputs = s._params = None
-    return gs, taken
+    return gs
 
 
 def _takes_rows(node):
@@ -213,7 +217,7 @@ def _takes_rows(node):
 
 
 def _accumulate(prev, gi, key, owned):
-    if isinstance(prev, Lazy):
+    if type(prev) in LAZY:
         if type(gi) is type(prev):
             merged = prev.merge(gi)
             if merged is not prev:
@@ -222,14 +226,14 @@ def _accumulate(prev, gi, key, owned):
         prev = prev.dense()
         owned.add(key)
     if key in owned:
-        if isinstance(gi, Lazy):
+        if type(gi) in LAZY:
             return gi.add_into(prev)
         if prev.dtype == gi.dtype:
             prev += gi
             return prev
         return prev + gi
     owned.add(key)
-    if isinstance(gi, Lazy):
+    if type(gi) in LAZY:
         return gi.add_into(np.array(prev, dtype=np.result_type(prev, gi.dtype)))
     return prev + gi
 

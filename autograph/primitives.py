@@ -298,10 +298,15 @@ matmul = primitive("matmul", np.matmul, symbol="@", hint=_matmul_hint,
                    saves=(0, 1), rows=_matrices)
 
 
+def _fits(c, out):
+    """``out += c`` keeps c's precision (the dtype test first: it is the usual case)."""
+    return c.dtype == out.dtype or np.result_type(out, c) == out.dtype
+
+
 def _addmm(c, a, b):
     """c + a @ b, adding into the product's buffer; c must broadcast to the product's shape."""
     out = np.matmul(a, b)
-    if type(out) is np.ndarray and np.result_type(out, c) == out.dtype:
+    if type(out) is np.ndarray and _fits(c, out):
         out += c                # raises ValueError itself when c does not broadcast to out
         return out
     if np.broadcast_shapes(c.shape, np.shape(out)) != np.shape(out):
@@ -332,10 +337,11 @@ addmm = primitive("addmm", _addmm, hint=_addmm_hint,
 def _addcmul(c, a, b):
     """c + a * b, adding into the product's buffer when c has its shape."""
     out = np.multiply(a, b)
-    if type(out) is np.ndarray and out.shape == np.shape(c) and np.result_type(out, c) == out.dtype:
+    if type(out) is np.ndarray and out.shape == np.shape(c) and _fits(c, out):
         out += c
         return out
     return np.add(c, out)
+
 
 
 # c + a ⊙ b as one node (torch.addcmul): an LSTM's cell state f ⊙ c + i ⊙ g in two nodes,
@@ -403,8 +409,9 @@ def parts(cuts, length, axis):
 
 
 def _join(gs, y, x, part, parts):
-    """The input's gradient from all the outputs' (zeros for an output none reached); parts
-    cut along the first axis give it in row blocks, joined only if its op needs them joined."""
+    """The input's gradient from all the outputs' (zeros for an output none reached); a large
+    matrix cut along its rows gets it in row blocks, joined only if its op needs them joined
+    (a small one is joined at once: one concatenate costs less than the blocks' bookkeeping)."""
     dtype = next(g for g in gs if g is not None).dtype      # one gradient at least arrived
     if not parts.tile:                  # cut points out of order: the parts overlap
         out = np.zeros(x.shape, dtype)
@@ -414,7 +421,9 @@ def _join(gs, y, x, part, parts):
         return out
     gs = [np.zeros(x[index].shape, dtype) if g is None else g
           for g, index in zip(gs, parts.indices)]
-    return Rows(gs) if parts.axis == 0 and x.ndim == 2 else np.concatenate(gs, axis=parts.axis)
+    if parts.axis == 0 and x.ndim == 2 and x.nbytes > PRODUCT_BYTES:
+        return Rows(gs)
+    return np.concatenate(gs, axis=parts.axis)
 
 
 # the outputs of a split are slices, each its own node with a slice's rules; joined, the
@@ -508,7 +517,8 @@ class Products(Lazy):
     def merge(self, other):
         self.pairs += other.pairs
         self.nbytes += other.nbytes
-        self.dtype = np.result_type(self.dtype, other.dtype)
+        if other.dtype != self.dtype:
+            self.dtype = np.result_type(self.dtype, other.dtype)
         if other.done is not None:
             self.done = _added(self.done, other.done)
         if self.nbytes > PRODUCT_BYTES:
@@ -586,6 +596,9 @@ class Rows(Lazy):
         for start, stop, b in spans:
             out = out.merge(Products(a[start:stop], b))
         return out
+
+
+LAZY = frozenset(Lazy.__subclasses__())     # for the backward loop's type test
 
 
 def _added(buf, value):

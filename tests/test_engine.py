@@ -302,7 +302,7 @@ def test_a_projection_takes_its_steps_gradients_in_row_blocks(monkeypatch, case)
     """The shares' gradients reach the projection as row blocks (Rows); its rules use them as
     they are, batch by batch: the numbers of the per-share path and of the closed form."""
     from autograph import primitives
-    monkeypatch.setattr(primitives, "PRODUCT_BYTES", 500)        # several batches
+    monkeypatch.setattr(primitives, "PRODUCT_BYTES", 200)        # as rows, in batches
     rng = np.random.default_rng(5)
     T, B, I, G = 6, 2, 3, 4
     x = ag.tensor(rng.standard_normal((T * B, I)), requires_grad=True)
