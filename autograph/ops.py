@@ -31,11 +31,11 @@ def _leaf(array, dtype, requires_grad, name):
 
 
 def zeros(*shape, dtype=None, requires_grad=False, name=None):
-    return _leaf(np.zeros(_shape(shape)), dtype, requires_grad, name)
+    return _leaf(np.zeros(_shape(shape), dtype), dtype, requires_grad, name)
 
 
 def ones(*shape, dtype=None, requires_grad=False, name=None):
-    return _leaf(np.ones(_shape(shape)), dtype, requires_grad, name)
+    return _leaf(np.ones(_shape(shape), dtype), dtype, requires_grad, name)
 
 
 def full(shape, value, *, dtype=None, requires_grad=False, name=None):
@@ -306,6 +306,8 @@ def stack(tensors, axis=0):
     if len({t.shape for t in tensors}) > 1:
         raise shape_error("stack", "all tensors need the same shape, got %s"
                           % ", ".join(str(t.shape) for t in tensors))
+    if len(tensors) == 1:           # a layer's h_n of one track: no concatenation to record
+        return expand_dims(tensors[0], axis)
     return concat([expand_dims(t, axis) for t in tensors], axis)
 
 
@@ -327,7 +329,7 @@ def split(x, sections_or_indices, axis=0):
         cuts = tuple(int(c) for c in sections_or_indices)
     parts = P.parts(cuts, n, axis % x.ndim)
     # the outputs get consecutive ids: from one, the backward loop finds the others
-    return [apply(P.split, (x,), {"part": k, "parts": parts}) for k in range(len(parts))]
+    return [apply(P.split, (x,), params) for params in parts.params]
 
 
 # -- Tensor methods and operators ---------------------------------------------------------------

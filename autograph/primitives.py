@@ -343,7 +343,6 @@ def _addcmul(c, a, b):
     return np.add(c, out)
 
 
-
 # c + a ⊙ b as one node (torch.addcmul): an LSTM's cell state f ⊙ c + i ⊙ g in two nodes,
 # not three
 addcmul = primitive("addcmul", _addcmul,
@@ -384,12 +383,14 @@ class Parts:
     of a split (and by splits cut alike: see ``parts``); an output's parameters are its position
     ``part`` and this."""
 
-    __slots__ = ("axis", "indices", "tile")
+    __slots__ = ("axis", "indices", "tile", "params")
 
     def __init__(self, cuts, length, axis):
         ends = list(zip([0] + list(cuts), list(cuts) + [length]))
         self.indices = [(slice(None),) * axis + (slice(a, b),) for a, b in ends]
         self.axis = axis
+        # each output's parameters, made once and shared by every split cut alike (read only)
+        self.params = [{"part": k, "parts": self} for k in range(len(ends))]
         # tile: the parts cover the axis once, in order (numpy allows cut points out of order)
         spans = [slice(a, b).indices(length)[:2] for a, b in ends]
         stops = [max(a, b) for a, b in spans]
