@@ -444,7 +444,9 @@ def _explain_tensor(pg):
                   trace=True):
         if ev.node._id in wanted:
             on = {p for p, _ in pg.edges.get(ev.node._id, ())}
-            rows.append((ev.node, ev.grad_out, [(p, gi) for p, gi in ev.contributions if p in on]))
+            # made dense now: a lazy contribution may become the input's running sum later
+            rows.append((ev.node, ev.grad_out,
+                         [(p, dense(gi)) for p, gi in ev.contributions if p in on]))
     out, wrt = label(pg.output), label(pg.wrt)
     if pg.output.data.size != 1:
         out = "sum(%s)" % out

@@ -293,6 +293,20 @@ def test_explain_a_non_scalar_output_as_its_sum():
     assert "  y [3]: ‖g‖ %.4g → " % np.sqrt(3.0) in text
 
 
+def test_explain_shows_each_products_own_contribution_to_a_shared_weight():
+    """A weight read by two products: each line shows what that product sent (the lazy sum
+    the loop keeps for the weight must not leak into the first product's line)."""
+    rng = np.random.default_rng(3)
+    W = ag.tensor(rng.standard_normal((3, 3)), requires_grad=True, name="W")
+    h1, h2 = (ag.tensor(s * rng.standard_normal((2, 3))) for s in (1, 10))
+    a, b = h1 @ W, h2 @ W
+    text = debug.explain(a.sum() + b.sum(), W)
+    for out, h in ((a, h1), (b, h2)):
+        line = next(x for x in text.splitlines() if x.strip().startswith("matmul#%d " % out.id))
+        want = np.linalg.norm(h.data.T @ np.ones((2, 3)))
+        assert line.endswith("→ W %.4g" % want), (line, want)
+
+
 def test_explain_errors_name_the_problem():
     a, b, e = example1()
     with pytest.raises(ag.AutogradError, match="does not depend"):
