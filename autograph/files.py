@@ -35,8 +35,9 @@ def write_atomic(path, data, *, durable=False):
     so that a power cut leaves the old file or the complete new one.
     """
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = _create_temporary(folder, os.path.basename(path))
+    target = os.path.realpath(path)     # through a symlink to its file, as open() writes
+    folder = os.path.dirname(target)
+    fd, tmp = _create_temporary(folder, os.path.basename(target))
     try:
         with os.fdopen(fd, "wb") as f:
             if callable(data):
@@ -47,10 +48,10 @@ def write_atomic(path, data, *, durable=False):
                 f.flush()
                 os.fsync(f.fileno())
         try:
-            os.chmod(tmp, os.stat(path).st_mode & 0o777)
+            os.chmod(tmp, os.stat(target).st_mode & 0o777)
         except FileNotFoundError:
             pass                     # a new file: the mode open() gave it, umask applied
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)

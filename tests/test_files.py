@@ -70,3 +70,16 @@ def test_what_viz_and_nets_write_is_readable_by_others(tmp_path, umask):
     for path in written:
         assert mode(path) == 0o644, path
     assert sorted(os.listdir(tmp_path)) == ["g.dot", "g.svg", "m.safetensors", "n.svg", "p.html"]
+
+
+def test_a_symlink_is_written_through_and_stays_a_symlink(tmp_path):
+    (tmp_path / "models").mkdir()
+    target = tmp_path / "models" / "v2.safetensors"
+    target.write_bytes(b"old")
+    link = tmp_path / "latest.safetensors"
+    link.symlink_to(target)
+    write_atomic(link, b"new")
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.safetensors", "models"]
+    assert [p.name for p in (tmp_path / "models").iterdir()] == ["v2.safetensors"]
