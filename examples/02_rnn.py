@@ -24,9 +24,9 @@ x = ag.randn(T, 1, I, name="x")
 tags = np.arange(T) % K
 
 common.section("Figure 6.10: one RNN, folded and unfolded")
-rnn = common.name_parameters(nets.RNN(I, H), {"weight_ih_l0": "U", "weight_hh_l0": "W",
-                                               "bias_ih_l0": "b_s", "bias_hh_l0": "b_s'"})
-readout = common.name_parameters(nets.Linear(H, K), {"weight": "V", "bias": "b_o"})
+rnn = common.rename_parameters(nets.RNN(I, H), {"weight_ih_l0": "U", "weight_hh_l0": "W",
+                                                 "bias_ih_l0": "b_s", "bias_hh_l0": "b_s'"})
+readout = common.rename_parameters(nets.Linear(H, K), {"weight": "V", "bias": "b_o"})
 s, _ = rnn(x)
 E = nets.cross_entropy(readout(s).reshape(T, K), tags)     # softmax inside: o_t, then E_t
 E.name = "E"
@@ -37,8 +37,8 @@ print("s_t = tanh(U x_t + W s_t-1 + b_s), o_t = softmax(V s_t + b_o), E = mean o
 common.wrote(os.path.join(out, "rnn_unrolled.svg"), os.path.join(out, "rnn_rolled.svg"))
 
 common.section("Figures 6.14 and 6.15: Elman feeds back the hidden state, Jordan the output")
-elman = common.name_parameters(nets.RNN(I, H))
-jordan = common.name_parameters(nets.JordanRNN(I, H, K))
+elman = nets.RNN(I, H)
+jordan = nets.JordanRNN(I, H, K)
 for name, model in (("elman", elman), ("jordan", jordan)):
     y, _ = model(x)
     path = os.path.join(out, name + ".svg")

@@ -105,7 +105,7 @@ common.wrote(plot)
 
 common.section("Figures 6.20-6.24: one LSTM step, gate by gate")
 ag.manual_seed(0)
-cell = common.name_parameters(nets.LSTMCell(3, 4))
+cell = nets.LSTMCell(3, 4)
 x = ag.randn(1, 3, name="x_t")
 h_prev, c_prev = ag.randn(1, 4, name="h_t-1"), ag.randn(1, 4, name="C_t-1")
 hx = ag.concat([h_prev, x], axis=1)

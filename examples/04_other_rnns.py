@@ -27,8 +27,7 @@ def count(model):
 common.section("Figures 6.19 and 6.25: one step of a GRU and of a peephole LSTM")
 ag.manual_seed(0)
 x, h0, c0 = ag.randn(1, 3, name="x_t"), ag.randn(1, 4, name="h_t-1"), ag.randn(1, 4, name="c_t-1")
-gru, peephole, lstm = (common.name_parameters(cell(3, 4)) for cell in (
-    nets.GRUCell, nets.PeepholeLSTMCell, nets.LSTMCell))
+gru, peephole, lstm = (cell(3, 4) for cell in (nets.GRUCell, nets.PeepholeLSTMCell, nets.LSTMCell))
 for name, step in (("gru_cell.svg", gru(x, h0)),
                    ("peephole_lstm_cell.svg", peephole(x, (h0, c0))[0])):
     path = os.path.join(out, name)
@@ -39,7 +38,7 @@ print("parameters for input 3, hidden 4: GRU %d (two gates and a candidate), LST
 assert count(gru) < count(lstm) < count(peephole)
 
 common.section("Figures 6.26 and 6.27: a bidirectional RNN")
-birnn = common.name_parameters(nets.RNN(3, 4, bidirectional=True))
+birnn = nets.RNN(3, 4, bidirectional=True)
 y, h_n = birnn(ag.randn(3, 1, 3, name="x"))
 path = os.path.join(out, "bidirectional.svg")
 viz.render(y.sum(), path)

@@ -26,10 +26,11 @@ def parse_args(name, doc):
     return args
 
 
-def name_parameters(module, names=None):
-    """Give each parameter its name (or ``names[name]``) so that pictures label the weights."""
+def rename_parameters(module, names):
+    """Label parameters with the chapter's symbols in pictures: ``names`` maps a state-dict
+    key to its label (a module already labels each parameter with its key)."""
     for name, p in module.named_parameters():
-        p.name = (names or {}).get(name, name)
+        p.name = names.get(name, p.name)
     return module
 
 
