@@ -15,7 +15,7 @@ import numpy as np
 from . import modes
 from .anomaly import check_arrived, check_backward
 from .errors import AutogradError
-from .primitives import LAZY, Rows, dense, sum_to, xp
+from .primitives import LAZY, Rows, added, dense, sum_to, xp
 from .ops import astype
 from .tensor import Tensor, as_array, constant
 
@@ -226,12 +226,7 @@ def _accumulate(prev, gi, key, owned):
         prev = prev.dense()
         owned.add(key)
     if key in owned:
-        if type(gi) in LAZY:
-            return gi.add_into(prev)
-        if prev.dtype == gi.dtype:
-            prev += gi
-            return prev
-        return prev + gi
+        return gi.add_into(prev) if type(gi) in LAZY else added(prev, gi)
     owned.add(key)
     if type(gi) in LAZY:
         return gi.add_into(np.array(prev, dtype=np.result_type(prev, gi.dtype)))

@@ -296,6 +296,8 @@ def concat(tensors, axis=0):
     tensors = tuple(as_tensor(t) for t in tensors)
     if not tensors:
         raise ShapeError("concat: needs at least one tensor")
+    if len(tensors) == 1 and -tensors[0].ndim <= axis < tensors[0].ndim:
+        return tensors[0]           # nothing to join (values never change: as reshape's no-op)
     return apply(P.concat, tensors, {"axis": axis})
 
 
@@ -306,8 +308,6 @@ def stack(tensors, axis=0):
     if len({t.shape for t in tensors}) > 1:
         raise shape_error("stack", "all tensors need the same shape, got %s"
                           % ", ".join(str(t.shape) for t in tensors))
-    if len(tensors) == 1:           # a layer's h_n of one track: no concatenation to record
-        return expand_dims(tensors[0], axis)
     return concat([expand_dims(t, axis) for t in tensors], axis)
 
 

@@ -521,9 +521,9 @@ class Products(Lazy):
         if other.dtype != self.dtype:
             self.dtype = np.result_type(self.dtype, other.dtype)
         if other.done is not None:
-            self.done = _added(self.done, other.done)
+            self.done = added(self.done, other.done)
         if self.nbytes > PRODUCT_BYTES:
-            self.done = _added(self.done, self._product())
+            self.done = added(self.done, self._product())
             self.pairs, self.nbytes = [], 0
         return self
 
@@ -536,14 +536,14 @@ class Products(Lazy):
 
     def add_into(self, buf):
         if self.pairs:
-            buf = _added(buf, self._product())
-        return buf if self.done is None else _added(buf, self.done)
+            buf = added(buf, self._product())
+        return buf if self.done is None else added(buf, self.done)
 
     def dense(self):
         """A fresh array: ``done`` may still grow after a debugger has shown this."""
         if not self.pairs:
             return self.done.copy()
-        return _added(self._product(), self.done) if self.done is not None else self._product()
+        return added(self._product(), self.done) if self.done is not None else self._product()
 
 
 class Rows(Lazy):
@@ -602,11 +602,11 @@ class Rows(Lazy):
 LAZY = frozenset(Lazy.__subclasses__())     # for the backward loop's type test
 
 
-def _added(buf, value):
+def added(buf, value):
     """buf + value, into ``buf`` (a buffer of the caller's) when its dtype holds the sum."""
     if buf is None:
         return value
-    if np.result_type(buf, value) != buf.dtype:
+    if not _fits(value, buf):
         return buf + value
     buf += value
     return buf

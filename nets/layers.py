@@ -69,7 +69,7 @@ class Recurrent(Module):
 
     # Steps run inside ag.release_unneeded(): values that no derivative reads (pre-activations,
     # products added into a state, the projected inputs) are freed as the sequence goes (about
-    # 40% less memory for a long sequence). True keeps them for pictures and the debugger.
+    # a third less memory for a long sequence). True keeps them for pictures and the debugger.
     keep_values = False
 
     def forward(self, x, hx=None, lengths=None):
@@ -103,7 +103,7 @@ class Recurrent(Module):
                                                 reverse, per_step)
                     outs.append(out)
                     finals.append(state)
-                inp = outs[0] if len(outs) == 1 else ag.concat(outs, axis=1)
+                inp = ag.concat(outs, axis=1)
         output = ag.reshape(inp, (T, B, inp.shape[1]))
         if not batched:
             output = ag.reshape(output, (T, inp.shape[1]))

@@ -278,6 +278,17 @@ def test_split_outputs_are_back_propagated_together(cuts):
     np.testing.assert_allclose(joint, numeric + tripled, rtol=1e-6, atol=1e-7)
 
 
+def test_a_concatenation_or_stack_of_one_tensor_records_no_join():
+    x = ag.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert ag.concat([x], axis=1) is x and ag.concat([x], axis=-2) is x
+    s = ag.stack([x])
+    assert s.op_name == "reshape" and s.shape == (1, 2, 3)
+    with pytest.raises(ag.ShapeError, match="concat"):
+        ag.concat([x], axis=2)                  # an axis it does not have: numpy's error
+    (s * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.full((2, 3), 2.0))
+
+
 def test_split_in_a_retained_graph_runs_backward_twice():
     x = ag.tensor(np.arange(6.0), requires_grad=True)
     a, b, c = ag.split(x, 3)
