@@ -124,15 +124,30 @@ _concat_starts = [None, None]       # a weak reference to the last output seen, 
 
 # -- forwards that need more than one numpy call ---------------------------------------------
 def _sigmoid(x):
-    # 1/(1+exp(-x)) in one buffer: exp overflows to inf only where the answer is below the
-    # smallest normal number, and 1/inf = 0 there; three times faster than a two-branch form
-    with np.errstate(over="ignore"):
-        out = np.negative(x)
-        if type(out) is not np.ndarray:         # a numpy scalar: no buffer to reuse
-            return 1 / (1 + np.exp(out))
-        np.exp(out, out=out)
-        out += 1
-        return np.reciprocal(out, out=out)
+    # 1/(1+exp(-x)) in one buffer. Where exp(-x) would overflow (x below -log(max), -88.7 in
+    # float32) the answer is under the smallest normal number; -x is clamped there, so the
+    # answer stays under it (off by less than it, as torch's flush to 0 is) and nothing
+    # overflows. Silencing the overflow with np.errstate would cost more than the clamp.
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)            # as numpy's exp
+    log_max, one = _EXP_LIMITS.get(x.dtype) or _exp_limits(x.dtype)
+    out = np.negative(x)
+    if type(out) is not np.ndarray:         # a numpy scalar: no buffer to reuse
+        return one / (one + np.exp(np.minimum(out, log_max)))
+    np.minimum(out, log_max, out=out)       # constants of x's dtype: numpy would convert a
+    np.exp(out, out=out)                    # Python number on every call
+    np.add(out, one, out=out)
+    return np.reciprocal(out, out=out)
+
+
+_EXP_LIMITS = {}        # dtype -> (log of its largest number, 1), of that dtype
+
+
+def _exp_limits(dtype):
+    log_max = np.nextafter(dtype.type(np.log(np.finfo(dtype).max)), 0)     # rounded down
+    # 0-d arrays: numpy takes them faster than its scalars
+    _EXP_LIMITS[dtype] = limits = (np.asarray(log_max), np.ones((), dtype))
+    return limits
 
 
 def _logsumexp(x, axis=None, keepdims=False):

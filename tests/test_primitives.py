@@ -9,6 +9,8 @@ differences and runs the vjp/jvp dot-product test, to second order for smooth pr
 subgradient conventions at the kinks and the stability at ±1e4 are tested separately against
 closed forms.
 """
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -365,6 +367,30 @@ def test_logsumexp_and_log_softmax_are_exact_up_to_1e4(dtype):
     y.backward(g.astype(dtype))
     np.testing.assert_allclose(t.grad.numpy(), g - p * g.sum(1, keepdims=True), rtol=1e-5,
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_sigmoid_neither_overflows_nor_warns_and_errs_only_below_the_normal_numbers(dtype):
+    """Where exp(-x) would overflow the input is clamped: the answer may then differ from the
+    truth, but by less than the smallest normal number (as a flush to 0 would)."""
+    x = np.array([-np.inf, -1e4, -800, -100, -89, -88, -11, -5, 0, 5, 30, 1e4, np.inf]) \
+        .astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = ag.sigmoid(ag.tensor(x)).numpy()
+        scalar = P._sigmoid(x[1])                   # a numpy scalar, as rules may pass
+    assert y.dtype == dtype and type(scalar) is np.dtype(dtype).type
+    want = stable_sigmoid(x.astype(np.float64))
+    np.testing.assert_allclose(y, want, rtol=np.finfo(dtype).eps * 4, atol=np.finfo(dtype).tiny)
+    assert abs(float(scalar) - want[1]) < np.finfo(dtype).tiny
+    assert np.isnan(ag.sigmoid(ag.tensor(np.array([np.nan], dtype))).numpy()).all()
+
+
+def test_sigmoid_of_integers_is_computed_in_float64_as_numpys_exp():
+    y = ag.sigmoid(ag.tensor(np.array([-2, 0, 3])))
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(y.numpy(), 1 / (1 + np.exp(-np.array([-2.0, 0.0, 3.0]))),
+                               rtol=1e-15)
 
 
 def test_composed_sigmoid_would_fail_where_the_primitive_does_not():
