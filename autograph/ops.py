@@ -7,7 +7,7 @@ import numpy as np
 
 from . import primitives as P
 from .errors import ShapeError
-from .tensor import Tensor, apply, as_array, constant, lift, shape_error
+from .tensor import Tensor, apply, as_array, constant, get_default_dtype, lift, shape_error
 
 _rng = np.random.default_rng()
 
@@ -25,9 +25,12 @@ def _shape(shape):
 
 
 def _leaf(array, dtype, requires_grad, name):
-    from .tensor import get_default_dtype
-    return Tensor(array.astype(dtype or get_default_dtype(), copy=False),
-                  requires_grad=requires_grad, name=name)
+    array = array.astype(dtype or get_default_dtype(), copy=False)
+    if requires_grad:
+        return Tensor(array, requires_grad=True, name=name)     # checks the dtype
+    t = constant(array)
+    t.name = name
+    return t
 
 
 def zeros(*shape, dtype=None, requires_grad=False, name=None):
@@ -54,7 +57,6 @@ def arange(*args, dtype=None, requires_grad=False, name=None):
     """numpy's arange; integer arguments give an integer tensor, float ones the default dtype."""
     a = np.arange(*args)
     if dtype is None and a.dtype.kind == "f":
-        from .tensor import get_default_dtype
         dtype = get_default_dtype()
     return Tensor(a if dtype is None else a.astype(dtype), requires_grad=requires_grad, name=name)
 

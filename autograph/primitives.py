@@ -59,7 +59,7 @@ class PerInput:
         self.rule = rule
 
     def __getitem__(self, i):
-        return lambda *args, **params: self.rule(i, *args, **params)
+        return functools.partial(self.rule, i)
 
 
 def primitive(name, forward, vjp, jvp, **kw):
@@ -368,11 +368,16 @@ addcmul = primitive("addcmul", _addcmul,
                     saves=(1, 2))
 
 # shape ops
+def _undo(axes):
+    """The permutation that undoes ``axes``."""
+    return tuple(sorted(range(len(axes)), key=axes.__getitem__))
+
+
 identity = primitive("identity", lambda x: x,
                      vjp=(lambda g, y, x: g,), jvp=(lambda d, y, x: d,),
                      saves=())
 transpose = primitive("transpose", lambda x, axes: np.transpose(x, axes),
-                      vjp=(lambda g, y, x, axes: g.transpose(tuple(np.argsort(axes))),),
+                      vjp=(lambda g, y, x, axes: g.transpose(_undo(axes)),),
                       jvp=(lambda d, y, x, axes: d.transpose(axes),),
                       saves=())
 reshape = primitive("reshape", lambda x, shape: np.reshape(x, shape),
@@ -428,7 +433,7 @@ def _join(gs, y, x, part, parts):
     """The input's gradient from all the outputs' (zeros for an output none reached); a large
     matrix cut along its rows gets it in row blocks, joined only if its op needs them joined
     (a small one is joined at once: one concatenate costs less than the blocks' bookkeeping)."""
-    dtype = next(g for g in gs if g is not None).dtype      # one gradient at least arrived
+    dtype = gs[part].dtype              # the output the loop popped: its gradient arrived
     if not parts.tile:                  # cut points out of order: the parts overlap
         out = np.zeros(x.shape, dtype)
         for g, index in zip(gs, parts.indices):
