@@ -203,6 +203,8 @@ def apply(op, inputs, params=None):
             data = op.forward(inputs[0].data, inputs[1].data)
         elif len(inputs) == 1:
             data = op.forward(inputs[0].data)
+        elif len(inputs) == 3:
+            data = op.forward(inputs[0].data, inputs[1].data, inputs[2].data)
         else:
             data = op.forward(*[t.data for t in inputs])
     except (ValueError, IndexError) as err:
