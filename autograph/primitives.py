@@ -124,20 +124,20 @@ _concat_starts = [None, None]       # a weak reference to the last output seen, 
 
 # -- forwards that need more than one numpy call ---------------------------------------------
 def _sigmoid(x):
-    # 1/(1+exp(-x)) in one buffer. Where exp(-x) would overflow (x below -log(max), -88.7 in
-    # float32) the answer is under the smallest normal number; -x is clamped there, so the
-    # answer stays under it (off by less than it, as torch's flush to 0 is) and nothing
-    # overflows. Silencing the overflow with np.errstate would cost more than the clamp.
+    # exp(x) / (exp(x) + 1): where x is very negative exp(x) underflows gracefully, through the
+    # subnormal numbers to 0; where exp(x) would overflow, x is clamped at log(max), and the
+    # answer there is 1 to the last bit either way. Nothing overflows, so no np.errstate, whose
+    # context costs more than the four ufuncs on a small array.
     if x.dtype.kind != "f":
         x = x.astype(np.float64)            # as numpy's exp
+    # constants of x's dtype: numpy would convert a Python number on every call
     log_max, one = _EXP_LIMITS.get(x.dtype) or _exp_limits(x.dtype)
-    out = np.negative(x)
-    if type(out) is not np.ndarray:         # a numpy scalar: no buffer to reuse
-        return one / (one + np.exp(np.minimum(out, log_max)))
-    np.minimum(out, log_max, out=out)       # constants of x's dtype: numpy would convert a
-    np.exp(out, out=out)                    # Python number on every call
-    np.add(out, one, out=out)
-    return np.reciprocal(out, out=out)
+    e = np.minimum(x, log_max)
+    if type(e) is not np.ndarray:           # a numpy scalar: no buffer to reuse
+        e = np.exp(e)
+        return e / (e + one)
+    np.exp(e, out=e)
+    return np.divide(e, np.add(e, one), out=e)
 
 
 _EXP_LIMITS = {}        # dtype -> (log of its largest number, 1), of that dtype

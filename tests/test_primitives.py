@@ -370,9 +370,9 @@ def test_logsumexp_and_log_softmax_are_exact_up_to_1e4(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
-def test_sigmoid_neither_overflows_nor_warns_and_errs_only_below_the_normal_numbers(dtype):
-    """Where exp(-x) would overflow the input is clamped: the answer may then differ from the
-    truth, but by less than the smallest normal number (as a flush to 0 would)."""
+def test_sigmoid_neither_overflows_nor_warns_and_is_exact_down_to_the_subnormals(dtype):
+    """exp(x) / (exp(x) + 1) with x clamped where exp would overflow (the answer is 1 there):
+    a few ulps from the truth, and within the smallest normal number of it below that."""
     x = np.array([-np.inf, -1e4, -800, -100, -89, -88, -11, -5, 0, 5, 30, 1e4, np.inf]) \
         .astype(dtype)
     with warnings.catch_warnings():
