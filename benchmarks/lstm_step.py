@@ -18,9 +18,10 @@ variants are checked to compute the same gradients.
 
 Each variant runs in a fresh process (see time_child), which imports torch only for the torch
 variants: a loaded torch gives the garbage collector its many objects to walk in every full
-collection, which an autograph user's process does not have. Times are the median of three
-runs after a warm-up step; a run repeats the step for at least 0.2 s and reports the mean per
-step. The clock is the process's CPU time (user + system, so page faults count): on a machine
+collection, which an autograph user's process does not have. The variants take turns, five
+rounds of one fresh process each, and a time is the median of a variant's five; in a process,
+a run repeats the step for at least 0.2 s and reports the mean per step, after one such run
+as a warm-up. The clock is the process's CPU time (user + system, so page faults count): on a machine
 shared with other work it is what one idle core would give; ``--wall`` uses the wall clock
 instead. Peak memory is the peak resident set during one step above the resident set just before
 it (Linux: VmHWM reset through clear_refs, after glibc's malloc_trim), and the peak of what the
@@ -48,6 +49,7 @@ from autograph.forward import graph_nodes
 
 SIZES = [(50, 32, 64, 128), (50, 32, 256, 256), (200, 16, 32, 64), (20, 1, 8, 16)]
 MEMORY_SIZE = (1000, 32, 64, 128)
+ROUNDS = 5                  # the variants take turns this many times
 
 
 def problem(T, B, I, H, dtype, seed=0):
@@ -216,15 +218,15 @@ def check_agreement():
 # glibc's malloc adapts its thresholds to the sizes freed before, so one variant's allocations
 # would change the cost of the next one's; a fresh process per variant measures each as a user's
 # training script would run it.
-def time_child(name, wall, runs=3, min_time=0.2):
-    """ms per step at each size: the median of ``runs`` runs after a warm-up step."""
+def time_child(name, wall, min_time=0.2):
+    """ms per step at each size: one run (the mean over at least ``min_time``) after a warm-up
+    run."""
     clock = time.perf_counter if wall else time.process_time
     out = []
     for size in SIZES:
         step = VARIANTS[name](*problem(*size, np.float32))[0]
-        step()
-        out.append(statistics.median(seconds_per_call(step, min_time, clock)
-                                     for _ in range(runs)) * 1e3)
+        seconds_per_call(step, min_time, clock)
+        out.append(seconds_per_call(step, min_time, clock) * 1e3)
     return out
 
 
@@ -359,10 +361,14 @@ def main():
         return
     check_agreement()
     names = list(VARIANTS)
-    ms = {name: in_child("time", name, args.wall) for name in names}
-    print("one LSTM training step, float32, 1 thread, %s ms (median of 3); %s"
-          % ("wall-clock" if args.wall else "CPU", "torch %s" % torch.__version__ if torch
-             else "torch not installed"))
+    # the variants take turns, a fresh process each, so that a change in the machine's load
+    # during the benchmark reaches all of them alike; each one's median over the rounds
+    rounds = [{name: in_child("time", name, args.wall) for name in names} for _ in range(ROUNDS)]
+    ms = {name: [statistics.median(r[name][k] for r in rounds) for k in range(len(SIZES))]
+          for name in names}
+    print("one LSTM training step, float32, 1 thread, %s ms (median of %d rounds); %s"
+          % ("wall-clock" if args.wall else "CPU", ROUNDS, "torch %s" % torch.__version__
+             if torch else "torch not installed"))
     print("| (T, B, I, H) | %s | autograph / numpy | autograph / torch comp. |"
           % " | ".join(names))
     print("|---" * (len(names) + 3) + "|")
