@@ -21,9 +21,9 @@ variants: a loaded torch gives the garbage collector its many objects to walk in
 collection, which an autograph user's process does not have. The variants take turns, five
 rounds of one fresh process each, and a time is the median of a variant's five; in a process,
 a run repeats the step for at least 0.2 s and reports the mean per step, after one such run
-as a warm-up. The clock is the process's CPU time (user + system, so page faults count): on a machine
-shared with other work it is what one idle core would give; ``--wall`` uses the wall clock
-instead. Peak memory is the peak resident set during one step above the resident set just before
+as a warm-up. The clock is the process's CPU time (user + system, so page faults count): on a
+machine shared with other work it is what one idle core would give; ``--wall`` uses the wall
+clock instead. Peak memory is the peak resident set during one step above the resident set just before
 it (Linux: VmHWM reset through clear_refs, after glibc's malloc_trim), and the peak of what the
 step allocated (tracemalloc), which leaves out memory the allocator keeps after it was freed.
 """
