@@ -128,7 +128,7 @@ def _sigmoid(x):
     # subnormal numbers to 0; where exp(x) would overflow, x is clamped at log(max), and the
     # answer there is 1 to the last bit either way. Nothing overflows, so no np.errstate, whose
     # context costs more than the four ufuncs on a small array.
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fc":
         x = x.astype(np.float64)            # as numpy's exp
     # constants of x's dtype: numpy would convert a Python number on every call
     log_max, one = _EXP_LIMITS.get(x.dtype) or _exp_limits(x.dtype)
@@ -144,7 +144,8 @@ _EXP_LIMITS = {}        # dtype -> (log of its largest number, 1), of that dtype
 
 
 def _exp_limits(dtype):
-    log_max = np.nextafter(dtype.type(np.log(np.finfo(dtype).max)), 0)     # rounded down
+    real = np.finfo(dtype).dtype            # a complex dtype's parts
+    log_max = np.nextafter(real.type(np.log(np.finfo(real).max)), 0)       # rounded down
     # 0-d arrays: numpy takes them faster than its scalars
     _EXP_LIMITS[dtype] = limits = (np.asarray(log_max), np.ones((), dtype))
     return limits

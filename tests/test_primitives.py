@@ -386,11 +386,17 @@ def test_sigmoid_neither_overflows_nor_warns_and_is_exact_down_to_the_subnormals
     assert np.isnan(ag.sigmoid(ag.tensor(np.array([np.nan], dtype))).numpy()).all()
 
 
-def test_sigmoid_of_integers_is_computed_in_float64_as_numpys_exp():
+def test_sigmoid_of_integers_is_computed_in_float64_as_numpys_exp_and_complex_stays_complex():
     y = ag.sigmoid(ag.tensor(np.array([-2, 0, 3])))
     assert y.dtype == np.float64
     np.testing.assert_allclose(y.numpy(), 1 / (1 + np.exp(-np.array([-2.0, 0.0, 3.0]))),
                                rtol=1e-15)
+    z = np.array([0.5 + 0.3j, -2 - 1j, 3 + 2j])
+    for dtype in (np.complex64, np.complex128):
+        y = ag.sigmoid(ag.tensor(z.astype(dtype)))
+        assert y.dtype == dtype
+        np.testing.assert_allclose(y.numpy(), 1 / (1 + np.exp(-z)),
+                                   rtol=10 * np.finfo(dtype).eps)
 
 
 def test_composed_sigmoid_would_fail_where_the_primitive_does_not():
