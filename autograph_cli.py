@@ -223,11 +223,13 @@ def render(args):
 def debug(args):
     """Run SCRIPT.py, then step through the backward pass of one of its variables."""
     from autograph import debug as dbg
-    dbg.interact(run_script(args.script, args.var))
+    from viz.player import render_steps
+    dbg.interact(run_script(args.script, args.var), render=render_steps)
     return 0
 
 
 def main(argv=None):
+    ag.keep_freed_memory()      # a training process: keep freed memory for the next step
     parser = argparse.ArgumentParser(prog="autograph", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("demo", help="train the chapter's LSTM tagger and draw its graph")

@@ -28,10 +28,6 @@ SCALE = ("#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c", "#22a
          "#44bf70", "#7ad151", "#bddf26", "#fde725")
 ZERO, NAN, INF = "#d9d9d9", "#ff33cc", "#e31a1c"
 
-OP_SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "pow": "^", "neg": "−",
-              "matmul": "@", "sigmoid": "σ", "transpose": "xᵀ", "broadcast_to": "broadcast"}
-
-
 class Picture:
     """``dot``: the DOT text; ``ids``: {tensor number: (DOT node ids)}; ``notes``: what was
     folded, collapsed or left out; ``graph``: the numbered graph; ``layout``: what was drawn."""
@@ -420,7 +416,7 @@ class Writer:
         name = t._op.name
         ins = self.g.inputs[k]
         folded = [self.lay.inlined[i] for i in ins]
-        sym = OP_SYMBOLS.get(name, name)
+        sym = t._op.symbol or name        # the table's display symbol
         if name == "getitem":
             return "[%s]" % param_text(t._params["index"]).strip("[]()")
         if name == "split":

@@ -10,7 +10,7 @@ text. Needs no Graphviz.
 """
 import numpy as np
 
-from .calculus import shape_text, type_text, values_text
+from autograph.debug.text import shape_text, type_text, values_text
 from .graph import Graph
 
 
