@@ -34,7 +34,7 @@ def _arrays(module_or_state_dict):
         if not isinstance(name, str) or array.dtype.kind not in "biuf":
             raise TypeError("nets.save: entries must map str names to numeric arrays; %r has "
                             "dtype %s" % (name, array.dtype))
-        out[name] = np.ascontiguousarray(array)
+        out[name] = np.asarray(array, order="C")    # ascontiguousarray would make 0-d 1-d
     return out
 
 

@@ -142,3 +142,22 @@ def test_file_that_does_not_fit_the_module_changes_nothing(tmp_path):
         np.testing.assert_array_equal(v, before[k])
     with pytest.raises(nets.StateDictError, match="missing keys: 2.weight"):
         nets.load(path, into=nets.Sequential(*model(), nets.Linear(1, 1, bias=False)))
+
+
+def test_zero_d_entries_keep_their_shape(tmp_path):
+    class Scaled(nets.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = nets.Parameter(np.array(1.5))
+            self.linear = nets.Linear(2, 2)
+    path = tmp_path / "m.safetensors"
+    a = Scaled()
+    nets.save(a.state_dict(), path)
+    assert nets.load(path)["scale"].shape == ()
+    b = Scaled()
+    nets.load(path, into=b)
+    assert b.scale.shape == () and b.scale.data == 1.5
+    nets.save({"step": np.int64(7), "loss": ag.tensor(0.25), "w": np.ones((3, 3))[:, 1]}, path)
+    state = nets.load(path)
+    assert state["step"].shape == state["loss"].shape == () and state["w"].shape == (3,)
+    assert state["step"] == 7 and state["loss"] == 0.25
