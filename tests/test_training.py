@@ -168,6 +168,33 @@ def test_clip_grad_norm_leaves_non_finite_gradients_alone():
     np.testing.assert_array_equal(p.grad.data, [np.inf, 1.0])
 
 
+@pytest.mark.parametrize("norm_type", [1.0, 2.0, 3.0, float("inf")])
+def test_clip_grad_norm_reports_a_nan_or_inf_gradient(norm_type):
+    def params(bad):
+        p, q = nets.Parameter(np.zeros(3), name="w"), nets.Parameter(np.zeros(2))
+        p.grad, q.grad = ag.tensor(np.array([5.0, bad, -7.0])), ag.tensor(np.array([3.0, 4.0]))
+        return p, q
+    for bad, expected in [(np.nan, np.nan), (np.inf, np.inf), (-np.inf, np.inf)]:
+        p, q = params(bad)
+        total = nets.clip_grad_norm([q, p], 1.0, norm_type)
+        np.testing.assert_array_equal(total, expected)            # NaN only equals NaN here
+        np.testing.assert_array_equal(p.grad.data, [5.0, bad, -7.0])
+        np.testing.assert_array_equal(q.grad.data, [3.0, 4.0])
+    p, q = params(np.nan)
+    q.grad.data[0] = np.inf
+    with pytest.raises(ag.AutogradError) as err:
+        nets.clip_grad_norm(iter([q, nets.Parameter([1.0]), p]), 1.0, norm_type,
+                            error_if_nonfinite=True)
+    assert ("the total %g-norm of the gradients is nan, so they cannot be clipped: parameter 0 "
+            "(shape (2,)) has 1 Inf; parameter 2 'w' (shape (3,)) has 1 NaN" % norm_type
+            in str(err.value))
+    assert "error_if_nonfinite=False" in str(err.value)
+    np.testing.assert_array_equal(p.grad.data, [5.0, np.nan, -7.0])
+    np.testing.assert_array_equal(q.grad.data, [np.inf, 4.0])
+    p, q = params(1.0)
+    assert nets.clip_grad_norm([p, q], 100.0, norm_type, error_if_nonfinite=True) > 0
+
+
 def test_clip_grad_value_matches_pytorch():
     params = _with_grads()
     nets.clip_grad_value(params, 0.7)
