@@ -23,6 +23,7 @@ from .rules import TABLE
 from .transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from .gradcheck import gradcheck
 from .backward import grads_of
+from .fast.compile import compile
 
 cat = concat
 

@@ -94,6 +94,9 @@ def node_grads(root, gradient=None):
 def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=False):
     """The backward loop, as a generator that yields an ``Event`` per node when ``trace``."""
     st = current()
+    if st.trace is not None:
+        st.trace.refuse("calls backward() (or a transform such as ag.grad); compile the "
+                        "forward alone and call .backward() on what it returns")
     anomaly = st.anomaly
     speed = st.fast and not create_graph and not anomaly
     wanted = None if inputs is None else {t._id for t in inputs}
@@ -157,6 +160,12 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                 taken = [] if trace else None
                 g = _siblings(node, key, g, nodes, grads, retain_graph, taken)
                 rules = JOIN
+            elif op.joint:              # a compiled call: its planned backward, once
+                if trace or create_graph:
+                    raise _compiled(node, "stepped through" if trace else
+                                    "differentiated again (create_graph=True)")
+                g = _siblings(node, key, g, nodes, grads, retain_graph)
+                params = dict(params, retain_graph=retain_graph)
             else:
                 rules = fast.get(op, op.vjp)
             every = op.vjp_all(g, y, *args, **params) if op.vjp_all is not None and \
@@ -168,6 +177,8 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                     continue
                 if every is not None:
                     gi = every[i]
+                    if gi is None:
+                        continue
                 else:
                     gi = rules[i](g, y, *args, **params) if params else rules[i](g, y, *args)
                 if gi.shape != x._data.shape:
@@ -209,12 +220,14 @@ def _siblings(node, key, g, nodes, grads, retain_graph, taken=None):
     if taken is not None:
         taken.append((node, part))
     for j in range(len(parts) - 1, -1, -1):
-        s = nodes.get(key - part + j) if j != part else None
+        s = nodes.get(parts.sibling(key, part, j)) if j != part else None
         if s is None or s._op is not node._op or s._inputs is None or s._inputs[0] is not x \
                 or s._params["parts"] is not parts or s._params["part"] != j:
             continue                # no gradient reached it
         k = s._id
         del nodes[k]
+        if s._epoch < clock.now:
+            check_saved(s)
         gj = grads.pop(k)
         if type(gj) in LAZY:
             gj = gj.dense()
@@ -228,6 +241,13 @@ def _siblings(node, key, g, nodes, grads, retain_graph, taken=None):
         if not retain_graph:
             s._inputs = s._params = None
     return gs
+
+
+def _compiled(node, what):
+    return AutogradError(
+        "backward: %s%s is the output of a call of a compiled function, whose backward is "
+        "planned as a whole and cannot be %s; call the function uncompiled (its .fn) to do "
+        "that" % (node._op.name, where(node), what))
 
 
 def _own(g, owned, node):

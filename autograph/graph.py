@@ -16,6 +16,14 @@ def freed(node, what="backward"):
                                                                  where(node)))
 
 
+def compiled_call(node, what):
+    """The error for a walk that meets a call of a compiled function (ag.compile)."""
+    return AutogradError(
+        "%s: the graph goes through a call of '%s'%s, whose ops are replayed as one planned "
+        "program: pictures, the debugger and forward mode do not look inside it. Call the "
+        "function uncompiled (its .fn) to inspect it" % (what, node._op.name, where(node)))
+
+
 def walk(outputs, floor=0, constants=False, what="backward"):
     """Every tensor that requires grad and that an output depends on, with id >= floor, in
     creation order; with ``constants=True`` also the inputs that do not require grad."""
@@ -26,6 +34,8 @@ def walk(outputs, floor=0, constants=False, what="backward"):
             continue
         seen[t._id] = t
         if t._op is not None:
+            if t._op.joint:
+                raise compiled_call(t, what)
             if t._inputs is None:
                 raise freed(t, what)
             stack.extend(x for x in t._inputs if x.requires_grad or constants)

@@ -1,5 +1,5 @@
 """Modes read on every op: gradient recording, anomaly detection, the current scope, the speed
-layer, release. Each thread has its own, as PyTorch's grad mode: a thread inside ``no_grad()``
+layer, release, tracing. Each thread has its own, as PyTorch's grad mode: a thread inside ``no_grad()``
 leaves every other thread recording.
 
 The per-op dispatch reads them from one object per thread, ``current()``: one thread-local
@@ -15,7 +15,7 @@ import threading
 class State:
     """One thread's modes."""
 
-    __slots__ = ("grad", "anomaly", "scope", "fast", "release")
+    __slots__ = ("grad", "anomaly", "scope", "fast", "release", "trace")
 
     def __init__(self):
         self.grad = True        # ops record the graph
@@ -23,6 +23,7 @@ class State:
         self.scope = ""         # the scope path of ops recorded now
         self.fast = True        # the speed layer is on (autograph.fast); off: the reference
         self.release = None     # inside release_unneeded(): that thread's release state
+        self.trace = None       # while ag.compile traces a function: its recorder (fast/trace.py)
 
 
 class _PerThread(threading.local):

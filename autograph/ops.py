@@ -10,7 +10,7 @@ from . import rules as P
 from .errors import AutogradError, ShapeError
 from .modes import current
 from .tensor import (Tensor, apply, as_array, changed, check_writable, constant,
-                     get_default_dtype, label, lift, shape_error)
+                     get_default_dtype, label, lift, shape_error, watched)
 
 _rng = np.random.default_rng()
 
@@ -107,11 +107,22 @@ def _generator(rng):
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
+def _draws(what):
+    """Refuse random draws inside a trace: a replay would repeat the traced numbers."""
+    tr = current().trace
+    if tr is not None:
+        tr.refuse("draws random numbers (%s, as dropout does in training mode), which a replay "
+                  "would repeat on every call; draw them outside the function and pass them in, "
+                  "or call it uncompiled" % what)
+
+
 def randn(*shape, rng=None, dtype=None, requires_grad=False, name=None):
+    _draws("ag.randn")
     return _leaf(_generator(rng).standard_normal(_shape(shape)), dtype, requires_grad, name)
 
 
 def rand(*shape, rng=None, dtype=None, requires_grad=False, name=None):
+    _draws("ag.rand")
     return _leaf(_generator(rng).random(_shape(shape)), dtype, requires_grad, name)
 
 
@@ -194,7 +205,11 @@ def minimum(a, b):
 
 def where(cond, a, b):
     """``a`` where ``cond`` holds, else ``b``. ``cond`` carries no gradient."""
-    cond = cond._data if isinstance(cond, Tensor) else np.asarray(cond)
+    if isinstance(cond, Tensor):
+        watched(cond, "the condition of ag.where")
+        cond = cond._data
+    else:
+        cond = np.asarray(cond)
     if type(a) is not Tensor:
         a = lift(a, b) if type(b) is Tensor else as_tensor(a)
     return apply(P.where, (a, lift(b, a)), {"cond": cond})
@@ -340,8 +355,12 @@ def flip(x, axis=None):
 def getitem(x, index):
     """``x[index]`` for basic and integer-array indices; the gradient is a scatter-add."""
     if isinstance(index, Tensor):
+        watched(index, "an index")
         index = index._data
     elif type(index) is tuple and Tensor in map(type, index):
+        for i in index:
+            if isinstance(i, Tensor):
+                watched(i, "an index")
         index = tuple(i._data if isinstance(i, Tensor) else i for i in index)
     elif isinstance(index, list):
         index = np.asarray(index)
@@ -460,6 +479,7 @@ def setitem(self, index, value):
                             "the result with ag.where, ag.concat or ag.stack, or assign inside "
                             "ag.no_grad()" % (what, label(self)))
     if isinstance(index, Tensor):
+        watched(index, "an index")
         index = index._data
     return _in_place(self, value, lambda a, v, out: out.__setitem__(index, v), what)
 
@@ -471,7 +491,11 @@ def _reflected(op):
 
 def _compare(fn):
     def compare(a, b):
-        return constant(fn(a._data, b._data if isinstance(b, Tensor) else b))
+        watched(a, "a comparison")
+        if isinstance(b, Tensor):
+            watched(b, "a comparison")
+            return constant(fn(a._data, b._data))
+        return constant(fn(a._data, b))
     return compare
 
 
@@ -512,7 +536,7 @@ Tensor.__eq__ = _compare(np.equal)
 Tensor.__ne__ = _compare(np.not_equal)
 Tensor.__and__ = _compare(np.logical_and)
 Tensor.__or__ = _compare(np.logical_or)
-Tensor.__invert__ = lambda self: constant(np.logical_not(self._data))
+Tensor.__invert__ = lambda self, _not=_compare(lambda a, _: np.logical_not(a)): _not(self, None)
 
 for _name in ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "softplus", "sum", "mean",
               "max", "min", "logsumexp", "log_softmax", "softmax", "reshape", "transpose",

@@ -38,7 +38,7 @@ class Primitive:
     """One op of the table. ``vjp``/``jvp`` hold one rule per input (indexable)."""
 
     __slots__ = ("name", "forward", "vjp", "vjp_all", "jvp", "kind", "symbol", "smooth", "hint",
-                 "saves", "view")
+                 "saves", "view", "joint")
     # vjp_all: a rule giving every input's contribution in one call (concat: one split of g
     #   instead of a slice per input); the backward loop prefers it.
     # hint: a function of the input arrays that says what is wrong when forward fails.
@@ -46,13 +46,16 @@ class Primitive:
     #   Everything else is read at most for its shape and dtype, so release_unneeded() may free it
     #   and an in-place change of it does not matter to this op.
     # view: forward may return a view of input 0's memory (reshape, slices, transpose).
+    # joint: the op has several outputs, taken together by the backward loop: their
+    #   gradients are gathered (``parts.sibling``) and ``vjp_all`` gets them as a list
+    #   (a compiled function's call: fast/compile.py).
 
     def __init__(self, name, forward, vjp, jvp=None, kind=None, symbol=None, smooth=True,
-                 hint=None, saves=None, view=False, vjp_all=None):
+                 hint=None, saves=None, view=False, vjp_all=None, joint=False):
         self.name, self.forward, self.vjp, self.vjp_all = name, forward, vjp, vjp_all
         self.kind, self.symbol, self.smooth, self.hint = kind, symbol, smooth, hint
         self.saves = None if saves is None else frozenset(saves)
-        self.view = view
+        self.view, self.joint = view, joint
         if jvp is None:
             jvp = _derived_jvp(self)
         self.jvp = jvp
@@ -301,6 +304,11 @@ class Parts:
 
     def __len__(self):
         return len(self.indices)
+
+    @staticmethod
+    def sibling(key, part, j):
+        """The id of output j of the split whose output ``part`` has id ``key``."""
+        return key - part + j
 
     def __str__(self):
         return "%d along axis %d" % (len(self.indices), self.axis)

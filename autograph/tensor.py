@@ -55,6 +55,7 @@ def as_array(data, dtype=None):
     """An array for ``data`` without copying an array: numpy arrays keep their dtype; Python
     floats (and lists of them) get the default float dtype, ints int64, bools bool, as PyTorch."""
     if isinstance(data, Tensor):
+        watched(data, "a copy (ag.tensor(t))")
         data = data._data
     if dtype is not None:
         return np.asarray(data, dtype=dtype)
@@ -74,6 +75,9 @@ def as_array(data, dtype=None):
 
 def changed(t):
     """Count an in-place change of ``t``'s array (see the module's docstring)."""
+    tr = _local.state.trace
+    if tr is not None:
+        tr.changed(t)
     clock.now += 1
     t._version = clock.now
 
@@ -118,6 +122,14 @@ class Data(np.ndarray):
         return self.view(np.ndarray).__reduce__()
 
 
+def watched(t, what):
+    """Tell a trace in progress (ag.compile) that ``what`` reads ``t``'s values in Python: it
+    raises if they change from call to call, since a replay would not see them."""
+    tr = _local.state.trace
+    if tr is not None:
+        tr.read(t, what)
+
+
 def check_writable(t, what):
     """Refuse an in-place change that would go unnoticed: of a released value, of a read-only
     array, or of a view that an op made of another tensor's memory."""
@@ -146,12 +158,18 @@ _NANS = {}
 
 def released(data):
     """A stand-in of ``data``'s shape and dtype: a read-only view of one NaN."""
-    nan = _NANS.get(data.dtype)
+    return stand_in(data.shape, data.dtype)
+
+
+def stand_in(shape, dtype):
+    """A value of this shape and dtype that holds no memory (a read-only view of one NaN), for
+    code that reads only the shape and dtype."""
+    dtype = np.dtype(dtype)
+    nan = _NANS.get(dtype)
     if nan is None:
-        nan = _NANS[data.dtype] = np.full((), np.nan if data.dtype.kind in "fc" else 0,
-                                          data.dtype)
+        nan = _NANS[dtype] = np.full((), np.nan if dtype.kind in "fc" else 0, dtype)
         nan.flags.writeable = False
-    return Released(data.shape, data.dtype, buffer=nan, strides=(0,) * data.ndim)
+    return Released(shape, dtype, buffer=nan, strides=(0,) * len(shape))
 
 
 def is_released(data):
@@ -195,6 +213,7 @@ class Tensor:
     @property
     def data(self):
         """The values, as a view whose writes are counted as in-place changes."""
+        watched(self, ".data")
         if type(self._data) is Released:
             return self._data       # read-only, and says what it is
         v = self._data.view(Data)
@@ -233,10 +252,12 @@ class Tensor:
         return self.data
 
     def item(self):
+        watched(self, ".item()")
         return self._data.item()
 
     def __array__(self, dtype=None, copy=None):
         if copy:
+            watched(self, "np.array(t)")
             return np.array(self._data, dtype=dtype, copy=True)
         return self.data if dtype is None or dtype == self._data.dtype else \
             self._data.astype(dtype)
@@ -250,17 +271,21 @@ class Tensor:
         return (self[i] for i in range(len(self)))
 
     def __float__(self):
+        watched(self, "float(t)")
         return float(self._data)
 
     def __int__(self):
+        watched(self, "int(t)")
         return int(self._data)
 
     def __index__(self):
         if self._data.dtype.kind not in "iub" or self._data.ndim:
             raise TypeError("only 0-d integer tensors can be used as an index")
+        watched(self, "an index")
         return int(self._data)
 
     def __bool__(self):
+        watched(self, "bool(t) (an if or while on a tensor)")
         return bool(self._data)
 
     def __repr__(self):
@@ -290,10 +315,14 @@ class Tensor:
         """The same values (sharing memory), cut from the graph."""
         t = constant(self._data)
         t.name = self.name
+        tr = _local.state.trace
+        if tr is not None:
+            tr.detached(self, t)
         return t
 
     def retain_grad(self):
         """Keep ``.grad`` on this non-leaf after backward."""
+        watched(self, "retain_grad()")
         self._retain = True
         return self
 
@@ -303,6 +332,7 @@ class Tensor:
         if not self.requires_grad:
             raise AutogradError("register_hook: the tensor does not require grad, so no "
                                 "gradient will reach it; create it with requires_grad=True")
+        watched(self, "register_hook()")
         if self._hooks is None:
             self._hooks = {}
         handle = _HookHandle(self._hooks)
@@ -396,6 +426,8 @@ def apply(op, inputs, params=None):
     else:
         t.requires_grad = False
         t._op = t._inputs = t._params = None
+    if st.trace is not None:
+        st.trace.recorded(t, op, inputs, params)
     if st.anomaly:
         from .anomaly import check_forward
         check_forward(t, op, inputs, params)
