@@ -11,11 +11,16 @@ text. Needs no Graphviz.
 import numpy as np
 
 from autograph.debug.text import shape_text, type_text, values_text
+from autograph.fast.compile import Compiled
 from .graph import Graph
 
 
 def to_text(output):
-    """The graph of ``output`` as one line per node, inputs before the nodes that read them."""
+    """The graph of ``output`` as one line per node, inputs before the nodes that read them;
+    for a compiled function (``ag.compile``), each of its traced programs as planned."""
+    if isinstance(output, Compiled):
+        from .program import program_text
+        return program_text(output)
     graph = Graph(output)
     return "\n".join(line(graph, k) for k in range(len(graph))) + "\n"
 

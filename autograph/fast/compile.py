@@ -247,12 +247,14 @@ class Plan:
                               "<compiled %s>" % name, "exec"), ns)
         self.forward, self.backward = ns["forward"], ns["backward"]
         self.emitter = em
-        # the call's op: its inputs are the tensors gradients reach
-        self.inputs = [(p.kind[v], p.data[v]) for v in p.grad_inputs]
+        # the call's op: its inputs are the tensors it reads, and it saves those whose
+        # values its backward reads (an in-place change of one then makes backward raise)
+        self.inputs = [(p.kind[v], p.data[v]) for v in p.inputs]
         self.grad_outputs = [k for k, v in enumerate(p.outputs) if p.grad[v]]
+        read = em.plan.saved_inputs()
         self.op = Primitive("compiled %s" % name, None, PerInput(_no_rule),
                             jvp=PerInput(_no_forward_mode), vjp_all=self._vjp_all,
-                            saves=None, joint=True)
+                            saves=[i for i, v in enumerate(p.inputs) if v in read], joint=True)
 
     def fits(self):
         """The externals still have the shapes, dtypes and requires_grad they were traced with."""
@@ -266,7 +268,7 @@ class Plan:
         outs, tape = self.forward([t._data for t in tensors],
                                   [t._data for t in self.externals])
         made = [constant(a) for a in outs]
-        if grad and self.inputs and self.grad_outputs:
+        if grad and self.grad_outputs:
             inputs = tuple(tensors[i] if kind is ARG else self.externals[i]
                            for kind, i in self.inputs)
             call = Call(self, tape, [made[k] for k in self.grad_outputs])

@@ -36,7 +36,7 @@ from .. import rules as R
 from ..tensor import stand_in
 from . import kernels as KN
 from .loops import Loop
-from .plan import Plan, UNARY
+from .plan import Plan, VIEWS
 from .trace import ARG, CONST, DETACH, EXT
 
 
@@ -231,10 +231,38 @@ class Emitter:
         outs = []
         for v in p.outputs:
             e = self.value(v)
-            outs.append("np.asarray(%s)" % e if self.scalar(v) or p.shape[v] == () else e)
+            if self.scalar(v) or p.shape[v] == ():
+                e = "np.asarray(%s)" % e
+            elif self._on_tape_memory(v):
+                e = "np.array(%s)" % e      # the backward reads that memory: the caller's copy
+            outs.append(e)
         body.add("return (%s,), (%s)" % (", ".join(outs), "".join(
             t + ", " for t in self.tape)))
         return "\n".join(head + ["    " + line for line in self.prologue] + body.lines) + "\n"
+
+    def _on_tape_memory(self, v):
+        """Value v lives in memory the backward reads (a kept value, or a stack on the tape)."""
+        plan = self.plan
+        while True:
+            key = plan.key(v)
+            if v in plan.loop_of:
+                m = plan.loop_of[v][0]
+                root, _ = plan.root(key)
+                if plan.storage.get(root) in ("stack", "rstack"):
+                    base = "S%d_%d" % (m, plan.position(root))
+                    return base in self._tape or base + "v" in self._tape
+                return key in plan.foreign
+            node = plan.node.get(v)
+            if node is None:
+                return False
+            if "v%d" % v in self._tape:
+                return True
+            if node.op in VIEWS:
+                v = node.ins[0]
+            elif v in plan.inplace:
+                v = node.ins[plan.inplace[v]]
+            else:
+                return False
 
     def _top_out(self, node):
         q = self.plan.inplace.get(node.out)
@@ -448,9 +476,9 @@ class Emitter:
                     continue
                 self.backward_node(item)
         grads = []
-        for v in p.grad_inputs:
+        for v in p.inputs:
             g = self.grad_name(v)
-            if g not in self.has:
+            if not p.grad[v] or g not in self.has:
                 grads.append("None")
             elif self.scalar(v):
                 grads.append("np.float64(%s)" % g)

@@ -26,7 +26,7 @@ loop: every step of a loop is planned alike.
 """
 from .. import rules as R
 from .loops import Loop
-from .trace import DETACH, OP
+from .trace import CONST, DETACH, OP
 
 VIEWS = {R.reshape, R.transpose, R.getitem, R.broadcast_to, R.identity, R.split, DETACH}
 UNARY = {R.exp, R.tanh, R.sigmoid, R.relu, R.neg, R.log, R.sqrt}      # elementwise, one input
@@ -171,6 +171,36 @@ class Plan:
                 q for q in saves if q != "y")
             out = [("y", None)] if saves is None or "y" in saves else []
         return out + [(q, None if refs is None else refs[q]) for q in qs]
+
+    def saved_inputs(self):
+        """The arguments and externals whose values the backward reads, itself or through a
+        view (so that an in-place change of one before backward raises)."""
+        p = self.p
+        todo = [k for k in self.kept if k not in self.loop_of]
+        for key in self.kept:
+            if key in self.foreign and key in self.loop_of:     # a view of a value made outside
+                todo.extend(self._sources(key))
+        found = set()
+        while todo:
+            v = todo.pop()
+            if p.kind[v] is not OP:
+                found.add(v)
+                continue
+            node = self.node.get(self.key(v))
+            if node is not None and node.op in VIEWS:
+                if v in self.loop_of:
+                    todo.extend(self._sources(self.key(v)))
+                else:
+                    todo.append(node.ins[0])
+        return {v for v in found if p.kind[v] is not CONST}
+
+    def _sources(self, key):
+        """The values outside its loop that a loop position's input 0 reads, on any step."""
+        m, _, j = self.loop_of[key]
+        ref = self.p.loops[m].refs[j][0]
+        if ref.kind == "local":
+            return [self.p.loops[m].outs[0][ref.pos]]
+        return list(ref.values)
 
     def rule_reads(self, node, refs):
         """The values ("y", input positions) node's rules read, as ``kept`` has them."""

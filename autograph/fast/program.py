@@ -18,12 +18,12 @@ class Program:
         self.nodes = _needed(tracer.nodes, outputs, len(self.kind))
         self.node_of = {node.out: i for i, node in enumerate(self.nodes)}
         self.loops = loops.find(self)
-        # the inputs that gradients reach: arguments first, then externals (first read first)
+        # the tensors read: arguments first, then externals (first read first)
         used = {v for node in self.nodes for v in node.ins} | set(outputs)
         self.args = sorted((self.data[v], v) for v in used if self.kind[v] is ARG)
         self.exts = sorted((self.data[v], v) for v in used if self.kind[v] is EXT)
         self.consts = sorted(v for v in used if self.kind[v] is CONST)
-        self.grad_inputs = [v for _, v in self.args + self.exts if self.grad[v]]
+        self.inputs = [v for _, v in self.args + self.exts]     # a call's node's inputs
 
     def defined_at(self):
         """Per value: the index of the node that computes it, -1 for the others."""
