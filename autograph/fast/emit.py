@@ -68,8 +68,9 @@ class Emitter:
         self.override_shape = None
         self.loop = None                # the loop being written, if any
         # loop positions kept in per-step lists: read after their loop, not in a stack
-        self.lists = {self.plan.loop_of[k][::2] for k in self.plan.stored if k in
-                      self.plan.foreign}
+        plan = self.plan
+        self.lists = {plan.loop_of[k][::2] for k in plan.stored if k in plan.foreign or
+                      plan.storage.get(plan.root(k)[0]) not in ("stack", "rstack")}
         self.tape, self._tape = [], set()
         self.standins = {}
         kinds = {p.dtype[v] for v in range(len(p.kind)) if p.dtype[v].kind in "fc"}
@@ -134,8 +135,7 @@ class Emitter:
         return name
 
     def scalar(self, v):
-        """v is a 0-d float64: a Python float in compiled code."""
-        return self.p.shape[v] == () and self.p.dtype[v] == np.float64
+        return self.plan.scalar(v)
 
     # -- split groups outside loops: one statement for all parts --------------------------------
     def _split_groups(self):

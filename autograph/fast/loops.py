@@ -20,8 +20,10 @@ import collections
 
 import numpy as np
 
-WINDOW = 12         # tokens compared at once when looking for a period
-CANDIDATES = 6      # periods tried per region
+WINDOW = 16         # the shortest run of tokens compared when looking for a period
+WINDOW_MAX = 1024   # the longest
+CANDIDATES = 64     # periods measured per region (the most frequent distances)
+CHECKS = 4          # of those, the ones covering most nodes whose reads are checked
 
 
 class Ref:
@@ -105,7 +107,7 @@ def find(program):
         runs = sorted(((n * period, start, period, n) for period in _periods(tok, lo, hi)
                        for start, n in _runs(tok, lo, hi, period)), reverse=True)
         best = None
-        for covered, start, period, n in runs:
+        for covered, start, period, n in runs[:CHECKS]:
             if best is not None and covered <= best[0]:
                 break
             found = _check(nodes, at, program, start, period, n)
@@ -122,18 +124,24 @@ def find(program):
 
 
 def _periods(tok, lo, hi):
-    """The most frequent distances between equal runs of WINDOW tokens in tok[lo:hi]."""
-    if hi - lo < 2:
-        return []
-    w = min(WINDOW, (hi - lo) // 2) or 1
-    last, count = {}, collections.Counter()
-    seq = tok[lo:hi].tolist()
-    for i in range(len(seq) - w + 1):
-        h = tuple(seq[i:i + w])
-        j = last.get(h)
-        if j is not None:
-            count[i - j] += 1
-        last[h] = i
+    """The most frequent distances between equal runs of tokens in tok[lo:hi], for runs of
+    several lengths (a short run finds a short period, a long one a period whose steps hold
+    short repeats of their own: a data point's pass through the layers of an MLP)."""
+    seq = tok[lo:hi].astype(np.uint64)
+    count = collections.Counter()
+    h, width = seq, 1
+    while width <= min(WINDOW_MAX, len(seq) // 2):
+        if width >= WINDOW:
+            order = np.argsort(h, kind="stable")
+            hs = h[order]
+            same = hs[1:] == hs[:-1]
+            d, n = np.unique(order[1:][same] - order[:-1][same], return_counts=True)
+            for k in np.argsort(-n, kind="stable")[:CANDIDATES]:
+                count[int(d[k])] += int(n[k])
+        # the hash of twice the width, from two halves (collisions only waste a check:
+        # every candidate is verified token by token)
+        h = (h[:-width] * np.uint64(0x9E3779B97F4A7C15)) ^ (h[width:] + np.uint64(width))
+        width *= 2
     return [d for d, _ in count.most_common(CANDIDATES)]
 
 

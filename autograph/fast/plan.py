@@ -24,6 +24,8 @@ loop: every step of a loop is planned alike.
   gradient as one product of the stacked inputs and the stacked gradients after the loop, and
   its bias as one sum.
 """
+import numpy as np
+
 from .. import rules as R
 from .loops import Loop
 from .trace import CONST, DETACH, OP
@@ -62,6 +64,10 @@ class Plan:
 
     def key(self, v):
         return self.rep.get(v, v)
+
+    def scalar(self, v):
+        """v is a 0-d float64: a Python float in compiled code, never in a buffer."""
+        return self.p.shape[v] == () and self.p.dtype[v] == np.float64
 
     def region(self, key):
         """The loop a key's value is computed in, None outside loops."""
@@ -286,7 +292,8 @@ class Plan:
                     part = (src, node.params["part"])
                 self._alias(key, root, part)
                 continue
-            if op in ELEMENTWISE and p.shape[key] == p.shape[node.ins[0]]:
+            if op in ELEMENTWISE and p.shape[key] == p.shape[node.ins[0]] and \
+                    not self.scalar(key):
                 for q in self._candidates(key, node):
                     if self._may_overwrite(key, node, q):
                         self.inplace[key] = q
@@ -378,7 +385,9 @@ class Plan:
                 if key in self.alias or key in self.foreign:
                     continue        # lives in another value's memory
                 members = [key] + self.members.get(key, [])
-                if any(k in self.carried_kept and self.alias.get(k, (k, None))[1] is None
+                if self.scalar(key):
+                    self.storage[key] = "fresh"     # kept, if at all, in a list per step
+                elif any(k in self.carried_kept and self.alias.get(k, (k, None))[1] is None
                        for k in members):
                     self.storage[key] = "rstack"
                 elif any(k in self.kept or k in self.carried_kept or k in self.stored
