@@ -10,7 +10,7 @@ import re
 from autograph.errors import AutogradError
 from autograph.tensor import Tensor
 
-_TAGGED = re.compile(r"^(.*)\[(.*)\]$")
+_TAGGED = re.compile(r"^(.*)\[(.*)\]\Z", re.S)      # a name may hold line breaks
 
 
 class Graph:

@@ -6,8 +6,12 @@
     %7 = mul %3 %5 : f32[32,128]  lstm[t=3]/forget_gate
 
 Numbers are the graph's own (creation order from 0), so two runs of one program list the same
-text. Needs no Graphviz.
+text. Needs no Graphviz. Names are quoted, and in names and scopes a backslash and every character
+that would break the line or the terminal is written as Python writes it (``\\n``, ``\\x00``):
+one line per node, whatever the names.
 """
+import unicodedata
+
 import numpy as np
 
 from .calculus import shape_text, type_text, values_text
@@ -36,14 +40,32 @@ def line(graph, k):
             what = " ".join(x for x in (what, params_text(t._params)) if x)
     text = "%%%d = %s : %s" % (k, what, type_text(t.data))
     if t._scope:
-        text += "  " + t._scope
+        text += "  " + printable(t._scope.replace("\\", "\\\\"))
     if t._op is not None and t.name is not None:
         text += "  " + quoted(t.name)
     return text
 
 
 def quoted(name):
-    return '"%s"' % str(name).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """A name as a string literal: backslashes, quotes and unprintable characters escaped."""
+    return '"%s"' % printable(str(name).replace("\\", "\\\\")).replace('"', '\\"')
+
+
+# Not drawable as text: control characters (NUL ends DOT's strings, XML forbids most of them, a
+# terminal obeys ESC), line and paragraph separators, lone surrogates (UTF-8 cannot encode them)
+# and the noncharacters U+FFFE and U+FFFF (not XML).
+_UNPRINTABLE = ("Cc", "Cs", "Zl", "Zp")
+
+
+def printable(text):
+    """``text`` with each character that cannot be shown as text on one line (newlines, NUL
+    and other control characters, separators, lone surrogates) written as Python writes it
+    in a string literal (``\\n``, ``\\x00``, ``\\u2028``); every other character unchanged."""
+    if text.isprintable():
+        return text
+    return "".join(ch.encode("unicode_escape").decode("ascii")
+                   if unicodedata.category(ch) in _UNPRINTABLE or ch in "\ufffe\uffff" else ch
+                   for ch in text)
 
 
 def params_text(params):
