@@ -122,12 +122,14 @@ class Paths:
         self.edges = [(k, p) for k in self.nodes for p, i in enumerate(inputs[k]) if i in reaches]
         self.listed = self._enumerate(graph, reaches) if 0 < self.count <= MAX_LISTED_PATHS else None
         seed = np.ones_like(graph.nodes[d].data)
-        if self.listed is not None:
+        if not self.count:                      # the sum over no path: dst does not depend on src
+            self.total = np.zeros_like(graph.nodes[s].data)
+        elif self.listed is not None:
             self.total = sum(prod for _, prod in self.listed)
         else:
             self.total = self._restricted_backward(graph, seed)
         self.grad = None
-        if dst.requires_grad and src.requires_grad:
+        if self.count and dst.requires_grad and src.requires_grad:
             with modes.no_grad():
                 self.grad = np.asarray(node_grads(dst, seed if seed.size > 1 else None).get(src._id))
 

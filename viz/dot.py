@@ -183,7 +183,10 @@ def path_notes(graph, paths):
     """The chain rule along every path from src to dst, as lines of text."""
     src, dst = _name(graph, paths.src), _name(graph, paths.dst)
     if not paths.count:
-        return ["no path from %s to %s: %s does not depend on %s" % (src, dst, dst, src)]
+        note = "no path from %s to %s: %s does not depend on %s" % (src, dst, dst, src)
+        if Paths(graph, graph.nodes[paths.dst], graph.nodes[paths.src]).count:
+            note += "; %s depends on %s: highlight=(%s, %s) draws those paths" % (src, dst, dst, src)
+        return [note]
     notes = ["%d path%s from %s to %s; the sum of the path products is d%s/d%s"
              % (paths.count, "s" if paths.count > 1 else "", src, dst, dst, src)]
     scalar = all(graph.nodes[k].data.size == 1 for k in paths.nodes)
