@@ -75,11 +75,14 @@ def plain(label):
     return str(label).replace("$", r"\$")
 
 
-def legend(ax, lines, labels):
-    """A legend right of the axes, with every label (even one starting with "_", which
-    matplotlib would leave out) wrapped to LABEL_WIDTH characters."""
-    ax.legend(lines, [textwrap.fill(plain(x), LABEL_WIDTH) for x in labels], loc="upper left",
-              bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False, fontsize=9)
+def legend(owner, lines, labels, above=False):
+    """A legend right of the axes ``owner`` (or, ``above``, across the top of the figure
+    ``owner``), with every label (even one starting with "_", which matplotlib would leave out)
+    wrapped to LABEL_WIDTH characters."""
+    where = dict(loc="outside upper center", ncols=min(len(labels), 4)) if above else dict(
+        loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+    owner.legend(lines, [textwrap.fill(plain(x), LABEL_WIDTH) for x in labels], fontsize=9,
+                 frameon=False, **where)
 
 
 def finish(fig, path, what):
