@@ -87,8 +87,8 @@ def carried_states(graph, track, steps):
                              "state is carried between them" % (where(graph, after), where(graph, before)))
         states.append(state)
     kept = set(states[-1])
-    wanted = [key for key, k in zip(positions(graph, steps[-2]), steps[-2]) if k in kept]
-    keyed = dict(zip(positions(graph, steps[-1]), steps[-1]))
+    wanted = [key for key, k in zip(graph.positions(steps[-2]), steps[-2]) if k in kept]
+    keyed = dict(zip(graph.positions(steps[-1]), steps[-1]))
     missing = [key for key in wanted if key not in keyed]
     if missing:
         raise ValueError("viz.jacobian_spectrum: the last step of %r (%s) has no %s where the "
@@ -97,17 +97,6 @@ def carried_states(graph, track, steps):
                              "%s in %s" % (op, inner or "the step") for inner, op, _ in missing)))
     states.append(sorted(keyed[key] for key in wanted))
     return states
-
-
-def positions(graph, ks):
-    """Each node's position within its step: (scope inside the step, op, occurrence)."""
-    seen, keys = {}, []
-    for k in ks:
-        s = graph.scope(k)
-        base = (s.inner if s.track is not None else "^" + s.path, graph.nodes[k].op_name)
-        seen[base] = seen.get(base, -1) + 1
-        keys.append(base + (seen[base],))
-    return keys
 
 
 def where(graph, ks):
