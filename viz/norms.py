@@ -92,6 +92,8 @@ def plot_grad_norms(series, path=None, *, title="‖∂L/∂h_t‖ at each time 
         lines.append(line)
         labels.append(label + (" (%d zero/NaN not drawn)" % missing if missing else ""))
         line.set_label(labels[-1])
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("time step t")
     ax.set_ylabel("norm (log scale)")
     ax.set_title(figures.plain(title), loc="left", fontsize=11)
