@@ -124,8 +124,9 @@ print("two neurons, W = [[4.5, 1], [-1, 4.5]], theta = [-2.75, -1.75], tau = 1: 
       "its mean %d times in %g time units (a period of about 29)" % (crossings, t[-1]))
 assert crossings >= 3, crossings
 path = os.path.join(out, "ctrnn_oscillator.svg")
-common.plot_lines(path, [("y_1", t, y[:, 0]), ("y_2", t, y[:, 1])],
-                  "A two-neuron CTRNN oscillator (Euler, 4 sub-steps per dt = 0.2)", xlabel="time")
+common.plot_lines([("y_1", t, y[:, 0]), ("y_2", t, y[:, 1])], path,
+                  title="A two-neuron CTRNN oscillator (Euler, 4 sub-steps per dt = 0.2)",
+                  xlabel="time")
 common.wrote(path)
 
 # Fit to irregularly sampled data: the same oscillator with tau = 0.6 is observed at random
@@ -157,8 +158,8 @@ assert np.allclose(tau, 0.6, rtol=0.05) and loss.item() < first / 100, (tau, los
 with ag.no_grad():
     after = model(silence, dt=gaps)[0].data[:, 0, 0]
 path = os.path.join(out, "ctrnn_irregular.svg")
-common.plot_lines(path, [("model, tau = 1 (start)", times, before),
-                         ("model, tau learned", times, after)],
-                  "Fitting a CTRNN's time constant to irregular samples", xlabel="time",
+common.plot_lines([("model, tau = 1 (start)", times, before),
+                   ("model, tau learned", times, after)], path,
+                  title="Fitting a CTRNN's time constant to irregular samples", xlabel="time",
                   ylabel="y_1", points=[("samples (tau = 0.6)", times, observed.data[:, 0, 0])])
 common.wrote(path)

@@ -89,10 +89,10 @@ print("  cross-entropy %.2f -> %.2f nats per character (uniform guessing: ln %d 
 sample = generate(lm, "Alice ", 120 if args.small else 300)
 print("  sample: " + sample.replace("\n", " "))
 common.write_text(os.path.join(out, "generated.txt"), sample + "\n")
-common.plot_lines(os.path.join(out, "char_lm_loss.svg"),
-                  [("training loss", np.arange(len(lm_losses)), lm_losses),
+common.plot_lines([("training loss", np.arange(len(lm_losses)), lm_losses),
                    ("ln V (uniform)", [0, len(lm_losses) - 1], [np.log(V)] * 2)],
-                  "Character-level LSTM language model", xlabel="step", ylabel="nats per character")
+                  os.path.join(out, "char_lm_loss.svg"), title="Character-level LSTM language model",
+                  xlabel="step", ylabel="nats per character")
 assert end < 0.8 * np.log(V), (end, np.log(V))
 common.wrote(os.path.join(out, "generated.txt"), os.path.join(out, "char_lm_loss.svg"))
 
@@ -146,9 +146,9 @@ with ag.no_grad():
 t = np.arange(n_points) * DT
 steps = np.arange(split, split + 60)
 path = os.path.join(out, "forecast.svg")
-common.plot_lines(path, [("clean sine", t[split - 60:split + 60], np.sin(t[split - 60:split + 60])),
-                         ("one step ahead", t[test_starts + W][:60], pred[:60, 0]),
-                         ("free running", t[steps], history[W:])],
-                  "GRU forecast of a noisy sine", xlabel="time",
+common.plot_lines([("clean sine", t[split - 60:split + 60], np.sin(t[split - 60:split + 60])),
+                   ("one step ahead", t[test_starts + W][:60], pred[:60, 0]),
+                   ("free running", t[steps], history[W:])], path,
+                  title="GRU forecast of a noisy sine", xlabel="time",
                   points=[("observed", t[split - 60:split + 60], signal[split - 60:split + 60])])
 common.wrote(path)
