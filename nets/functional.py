@@ -84,12 +84,13 @@ def _index_loss(who, logp, target, weight, ignore_index, reduction, label_smooth
     picked = np.where(keep, t, 0)            # an ignored target picks class 0, masked out below
     # integer-array indexing that puts each target's class on the class axis: one lookup, the
     # result already in the targets' shape
-    rows = [np.arange(k).reshape((-1,) + (1,) * (t.ndim - 1 - i)) for i, k in enumerate(t.shape)]
-    rows.insert(axis, picked)
-    loss = -logp[tuple(rows)]
+    index = [np.arange(k).reshape((-1,) + (1,) * (t.ndim - 1 - i)) for i, k in enumerate(t.shape)]
+    index.insert(axis, picked)
+    loss = -logp[tuple(index)]
     w = None if weight is None else _tensor_like(who, "weight", weight, logp, (n_classes,))
     if w is not None:
-        loss = loss * w[picked]
+        w_picked = w[picked]
+        loss = loss * w_picked
     if label_smoothing:
         spread = logp if w is None else logp * _on_class_axis(w, logp)
         loss = (1 - label_smoothing) * loss - (label_smoothing / n_classes) * spread.sum(axis=axis)
@@ -100,7 +101,7 @@ def _index_loss(who, logp, target, weight, ignore_index, reduction, label_smooth
     if w is None:
         count = keep.sum()
         return loss.sum() * np.asarray(1.0 / count if count else np.nan, logp.dtype)
-    return loss.sum() / ag.where(keep, w[picked], 0.0).sum()
+    return loss.sum() / ag.where(keep, w_picked, 0.0).sum()
 
 
 def _probability_loss(logp, target, weight, reduction, label_smoothing):
