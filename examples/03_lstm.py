@@ -11,19 +11,19 @@ and the LSTM learns the adding problem while the RNN stays at the baseline of al
 """
 import os
 
-import numpy as np
-
 import common
 
-args = common.parse_args("03_lstm", __doc__)
+args = common.parse_args("03_lstm", __doc__,
+                         long="sequences of T = 100 and 4000 training steps (a few minutes)")
 
+import numpy as np  # noqa: E402  (after common, which limits BLAS to one thread)
 import autograph as ag  # noqa: E402
 import nets  # noqa: E402
 import viz  # noqa: E402
 
 out = args.out
-T, H, BATCH = (20, 16, 32) if args.small else (50, 32, 64)
-STEPS = 800 if args.small else 2000
+T, H, BATCH = (20, 16, 32) if args.small else (100 if args.long else 50, 32, 64)
+STEPS = 800 if args.small else 4000 if args.long else 1500
 BASELINE = 1 / 6      # the variance of the sum of two U(0, 1) numbers: MSE of always answering 1
 
 
@@ -96,7 +96,7 @@ for name, model in models.items():
 results = {}
 for name, model in models.items():
     print("  training the %s (%d steps, batch %d, Adam):" % (name, STEPS, BATCH))
-    common.fit(model, batches(np.random.default_rng(2)), STEPS, lr=0.01)
+    common.fit(model, batches(np.random.default_rng(2)), STEPS, lr=0.01, desc="    " + name)
     results[name] = held_out_mse(model, np.random.default_rng(3))
     series[name + ", trained"] = norms(model, *probe)
     spectra[name + ", trained"] = spectrum(model, *probe)

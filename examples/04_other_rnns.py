@@ -7,15 +7,15 @@ two-neuron oscillator, and fit to a series sampled at irregular times.
 """
 import os
 
-import numpy as np
-
 import common
 
 args = common.parse_args("04_other_rnns", __doc__)
 
+import numpy as np  # noqa: E402  (after common, which limits BLAS to one thread)
 import autograph as ag  # noqa: E402
 import nets  # noqa: E402
 import viz  # noqa: E402
+from autograph_cli import Progress  # noqa: E402
 
 out = args.out
 
@@ -93,8 +93,10 @@ accuracy = {}
 for bidirectional in (False, True):
     ag.manual_seed(0)
     model, rng = Cloze(bidirectional), np.random.default_rng(0)
-    print("  training the %s GRU:" % ("bidirectional" if bidirectional else "one-directional"))
-    common.fit(model, lambda: cloze_loss(*cloze_batch(rng, 64)), steps, lr=0.02)
+    kind = "bidirectional" if bidirectional else "one-directional"
+    print("  training the %s GRU:" % kind)
+    common.fit(model, lambda: cloze_loss(*cloze_batch(rng, 64)), steps, lr=0.02,
+               desc="    " + kind)
     accuracy[bidirectional] = cloze_accuracy(model, np.random.default_rng(1))
 print("cloze accuracy on fresh sequences: one-directional %.0f%%, bidirectional %.0f%% "
       "(a one-directional model can do at best 50%% + 50%%/%d = %.0f%%)"
@@ -144,13 +146,15 @@ with ag.no_grad():
     before = model(silence, dt=gaps)[0].data[:, 0, 0]
 opt = nets.optim.Adam([model.log_tau_l0], lr=0.05)
 steps = 100 if args.small else 150
-for step in range(steps):
-    opt.zero_grad()
-    loss = nets.mse_loss(model(silence, dt=gaps)[0], observed)
-    if step == 0:
-        first = loss.item()
-    loss.backward()
-    opt.step()
+with Progress(steps, "  fitting tau") as progress:
+    for step in range(steps):
+        opt.zero_grad()
+        loss = nets.mse_loss(model(silence, dt=gaps)[0], observed)
+        if step == 0:
+            first = loss.item()
+        loss.backward()
+        opt.step()
+        progress.update(loss.item())
 tau = np.exp(model.log_tau_l0.data)
 print("%d samples at irregular times; tau learned by gradient descent: %s (true 0.6); "
       "MSE %.2e -> %.2e" % (N, np.round(tau, 3), first, loss.item()))
