@@ -1,7 +1,10 @@
 """A cell written as a researcher writes it (weights assigned in ``__init__``, one
-``step(x_t, state)`` on the raw input) run by ``nets.Recurrent``: against a numpy loop of its
-equations, stacked and bidirectional with lengths, its gradients against finite differences of
-that numpy loop; state_dict keys; batch_first; gradcheck; a picture and a stepped backward."""
+``step(x_t, state)`` on the raw input), the example's MGU, run by ``nets.Recurrent``: against a
+numpy loop of its equations, stacked and bidirectional with lengths, its gradients against
+finite differences of that numpy loop; state_dict keys; batch_first; gradcheck; a picture and a
+stepped backward. Then cells with a tuple state, buffers, submodules, the fast protocol."""
+import ast
+import os
 import re
 
 import numpy as np
@@ -12,33 +15,28 @@ import nets
 import viz
 from autograph import debug
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 rng = np.random.default_rng(7)
 T, B, I, H = 5, 3, 3, 4
 
 
-class MGU(nets.Cell):
-    """Minimal gated unit: f_t = σ(W_f x_t + U_f h_{t-1} + b_f),
-    h̃_t = tanh(W_h x_t + U_h (f_t ⊙ h_{t-1}) + b_h), h_t = (1 - f_t) ⊙ h_{t-1} + f_t ⊙ h̃_t."""
+def example_cell():
+    """The MGU class exactly as examples/06_your_own_cell.py writes it:
 
-    def __init__(self, input_size, hidden_size, rng=None):
-        super().__init__(input_size, hidden_size, rng=rng)
-        n, k = input_size, hidden_size
-        w = lambda *shape: nets.Parameter(ag.randn(*shape, rng=self.rng) / k ** 0.5)  # noqa: E731
-        self.W_f, self.U_f, self.b_f = w(k, n), w(k, k), w(k)
-        self.W_h, self.U_h, self.b_h = w(k, n), w(k, k), w(k)
-
-    def step(self, x_t, h):
-        with ag.scope("forget_gate"):
-            f = ag.sigmoid(x_t @ self.W_f.T + h @ self.U_f.T + self.b_f)
-            f.name = "f_t"
-        with ag.scope("candidate"):
-            h_tilde = ag.tanh(x_t @ self.W_h.T + (f * h) @ self.U_h.T + self.b_h)
-            h_tilde.name = "h~_t"
-        h = (1 - f) * h + f * h_tilde
-        h.name = "h_t"
-        return h
+        f_t = σ(W_f x_t + U_f h_{t-1} + b_f)
+        h̃_t = tanh(W_h x_t + U_h (f_t ⊙ h_{t-1}) + b_h)
+        h_t = (1 - f_t) ⊙ h_{t-1} + f_t ⊙ h̃_t
+    """
+    path = os.path.join(ROOT, "examples", "06_your_own_cell.py")
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    cell = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "MGU"]
+    ns = {"ag": ag, "nets": nets}
+    exec(compile(ast.Module(cell, type_ignores=[]), path, "exec"), ns)
+    return ns["MGU"]
 
 
+MGU = example_cell()
 NAMES = ["W_f", "U_f", "b_f", "W_h", "U_h", "b_h"]
 
 
@@ -196,11 +194,11 @@ def test_one_box_per_step_gates_in_scopes_and_the_symbols():
     dot = viz.picture(loss).dot
     for t in range(4):
         assert 'id="step_mgu_%d"' % t in dot
-    for name in ("f_t", "h~_t", "h_t", "x_t", "W_f_l0", "U_h_l0"):
+    for name in ("f_t", "h̃_t", "h_t", "x_t", "W_f_l0", "U_h_l0"):
         assert name in dot, name
     text = viz.to_text(loss)
     assert re.search(r'sigmoid .*mgu\[t=2\]/forget_gate  "f_t"', text)
-    assert re.search(r'tanh .*mgu\[t=2\]/candidate  "h~_t"', text)
+    assert re.search(r'tanh .*mgu\[t=2\]/candidate  "h̃_t"', text)
     rolled = viz.picture(loss, rolled=True).dot
     assert "×3" in rolled and "t-1 → t" in rolled
 
