@@ -96,21 +96,27 @@ class Cell(Module):
         self.check_state(state, lead)
         state = tuple(map(ag.as_tensor, state)) if type(state) is tuple else ag.as_tensor(state)
         if self.project is None:
-            return self.step(x, state, **step_args)
-        p = self.prepare(lambda name: getattr(self, name))
-        return self.step(self.project(x, p), state, p, **step_args)
+            new = self.step(x, state, **step_args)
+        else:
+            p = self.prepare(lambda name: getattr(self, name))
+            new = self.step(self.project(x, p), state, p, **step_args)
+        self.check_state(new, lead, "step() returned a state")
+        return new
 
     def zero_state(self, lead, dtype):
         zeros = tuple(ag.zeros(lead + (n,), dtype=dtype) for n in self.state_sizes)
         return zeros if self.tuple_state else zeros[0]
 
-    def check_state(self, state, lead):
+    def check_state(self, state, lead, what="state"):
+        """A clear error unless ``state`` has the shapes (and tuple-ness) ``state_size`` says,
+        after the batch shape ``lead``. ``what``: the state's part in the message."""
         parts = state if type(state) is tuple else (state,)
         want = [lead + (n,) for n in self.state_sizes]
         got = [tuple(np.shape(s)) for s in parts]
         if got != want or (type(state) is tuple) != self.tuple_state:
-            raise ShapeError("%s: state of shape %s for an input with batch shape %s; expected %s"
-                             % (self.describe(), _shapes(got), lead, _shapes(want)))
+            raise ShapeError("%s: %s of shape %s for an input with batch shape %s; expected %s "
+                             "(state_size=%s)" % (self.describe(), what, _shapes(got), lead,
+                                                  _shapes(want), self.state_size))
 
     def describe(self):
         return "%s(%d, %d)" % (type(self).__name__, self.input_size, self.hidden_size)

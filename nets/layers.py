@@ -34,11 +34,13 @@ class Track:
     name, and ``slots``, the (module, attribute, key) of each of the cell's parameters and
     buffers, through which the layer's entries are handed to the cell before it runs."""
 
-    __slots__ = ("cell", "suffix", "name", "slots", "modules")
+    __slots__ = ("cell", "suffix", "name", "slots", "modules", "output_size")
 
     def __init__(self, cell, suffix, name, slots):
         self.cell, self.suffix, self.name, self.slots = cell, suffix, name, slots
         self.modules = cell.modules()
+        out = cell.output_size
+        self.output_size = cell.state_sizes[0] if out is None else out
 
 
 class Recurrent(Module):
@@ -78,8 +80,7 @@ class Recurrent(Module):
                     raise ValueError("%s(%d, %d, ...): %s" % (
                         type(self).__name__, input_size, hidden_size, err)) from None
                 track = self.add_track(made, size, layer, reverse)
-            out = track.cell.output_size
-            size = (track.cell.state_sizes[0] if out is None else out) * self.num_directions
+            size = track.output_size * self.num_directions
 
     num_directions = property(lambda self: 2 if self.bidirectional else 1)
 
@@ -200,7 +201,15 @@ class Recurrent(Module):
                         # a finished (or, in reverse, not yet started) sequence keeps its state
                         state = _where(masks[t], new, state)
                         outs[t] = ag.where(masks[t], cell.output(new), 0.0)
-        return ag.concat(outs, axis=0), state
+        # once per track, not per step: a state of the wrong shape may broadcast without error
+        cell.check_state(new, (inp.shape[0] // T,), "step() returned a state")
+        out = ag.concat(outs, axis=0)
+        if out.shape[1:] != (track.output_size,):
+            raise ShapeError("%s: %s.output() gave shape %s per step; expected (%d, %d) (set the "
+                             "cell's output_size if it emits something other than its state)"
+                             % (self.describe(), type(cell).__name__, outs[0].shape,
+                                outs[0].shape[0], track.output_size))
+        return out, state
 
     def releasing(self):
         """The block the steps run in: release_unneeded(), unless ``keep_values``."""

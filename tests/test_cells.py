@@ -307,3 +307,16 @@ def test_a_cell_of_hidden_size_zero_gives_empty_states_and_a_zero_gradient(make)
     assert x.grad.shape == (3, 10) and not x.grad.numpy().any()
     for k, p in cell.named_parameters():
         assert p.grad.shape == p.shape and p.shape[0] == 0, k
+
+
+@pytest.mark.parametrize("make", [lambda: nets.GRUCell(I, H), lambda: nets.LSTMCell(I, H),
+                                  lambda: nets.PeepholeLSTMCell(I, H)])
+def test_a_cell_on_a_batch_of_zero(make):
+    cell = make().double()
+    x = ag.tensor(np.zeros((0, I)), requires_grad=True)
+    new = cell(x)
+    parts = new if isinstance(new, tuple) else (new,)
+    assert [p.shape for p in parts] == [(0, H)] * len(parts)
+    sum(p.sum() for p in parts).backward()
+    assert x.grad.shape == (0, I)
+    assert all(not p.grad.numpy().any() for p in cell.parameters())

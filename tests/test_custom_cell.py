@@ -330,6 +330,37 @@ def test_a_cell_that_does_not_fit_is_named(make, error, words):
         assert w in str(err.value), (w, str(err.value))
 
 
+class Squeezed(nets.Cell):
+    """A wrong step: its state (B, 1) would broadcast against (B, H) without an error."""
+
+    def step(self, x_t, h):
+        return ag.tanh(x_t.sum(-1, keepdims=True) + h.sum(-1, keepdims=True))
+
+
+class Narrow(nets.Cell):
+    """Emits half its state without saying so through output_size."""
+
+    def step(self, x_t, h):
+        return ag.tanh(h + x_t.sum(-1, keepdims=True))
+
+    def output(self, h):
+        return h[:, :2]
+
+
+@pytest.mark.parametrize("call,words", [
+    (lambda: nets.Recurrent(Squeezed, I, H)(np.zeros((T, B, I)), lengths=[5, 2, 1]),
+     ["Squeezed(3, 4): step() returned a state of shape (3, 1)", "expected (3, 4)"]),
+    (lambda: Squeezed(I, H)(np.zeros((B, I))), ["step() returned a state of shape (3, 1)"]),
+    (lambda: nets.Recurrent(Narrow, I, H)(np.zeros((T, B, I))),
+     ["Narrow.output() gave shape (3, 2)", "expected (3, 4)", "output_size"]),
+])
+def test_a_step_of_the_wrong_shape_is_an_error(call, words):
+    with pytest.raises(ag.ShapeError) as err:
+        call()
+    for w in words:
+        assert w in str(err.value), (w, str(err.value))
+
+
 def test_a_cell_on_its_own():
     cell = MGU(I, H).double()
     x, h = rng.standard_normal((B, I)), rng.standard_normal((B, H))
