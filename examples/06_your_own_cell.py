@@ -17,13 +17,12 @@ by gate, one box per time step, rolled) and steps through its backward pass.
 """
 import os
 
-import numpy as np
-
 import common
 
 args = common.parse_args("06_your_own_cell", __doc__,
                          long="T = 100, hidden size 32, 3000 steps (a few minutes)")
 
+import numpy as np  # noqa: E402  (after common, which limits BLAS to one thread)
 import autograph as ag  # noqa: E402
 import nets  # noqa: E402
 import viz  # noqa: E402
@@ -117,7 +116,8 @@ for kind in ("MGU", "LSTM"):
     size = sum(p.numpy().size for p in model.rnn.parameters())
     print("  training the %s (%d recurrent parameters; %d steps, batch %d, Adam):"
           % (kind, size, STEPS, BATCH))
-    losses = common.fit(model, batches(np.random.default_rng(2), BATCH, T), STEPS, lr=0.01)
+    losses = common.fit(model, batches(np.random.default_rng(2), BATCH, T), STEPS, lr=0.01,
+                        desc="    " + kind)
     results[kind] = held_out_mse(model, np.random.default_rng(3), T), first_below(
         losses, 0.1 * BASELINE)
     running = np.convolve(losses, np.ones(20) / 20, "valid")
@@ -127,7 +127,7 @@ for kind, (mse, step) in results.items():
           "that from step %s" % (kind, mse, BASELINE, step))
 assert results["MGU"][0] < 0.5 * BASELINE, results
 path = os.path.join(out, "adding_loss.svg")
-common.plot_lines(path, curves, "The adding problem, T = %d: training loss" % T,
+common.plot_lines(curves, path, title="The adding problem, T = %d: training loss" % T,
                   xlabel="training step", ylabel="MSE (running mean of 20)")
 common.wrote(path)
 
