@@ -45,7 +45,7 @@ def check_file(path):
 
 # how many times each example trains something, each showing its progress
 TRAININGS = {"01_computation_graphs": 0, "02_rnn": 0, "03_lstm": 2, "04_other_rnns": 3,
-             "05_applications": 3}
+             "05_applications": 3, "06_your_own_cell": 2}
 
 
 def run_example(name, out, cwd):
@@ -85,7 +85,8 @@ def test_longer_runs_are_behind_a_flag(name):
     script = os.path.join(ROOT, "examples", name + ".py")
     shown = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True)
     assert shown.returncode == 0 and "--small" in shown.stdout
-    assert ("--long" in shown.stdout) == (name in ("03_lstm", "05_applications")), shown.stdout
+    has_long = name in ("03_lstm", "05_applications", "06_your_own_cell")
+    assert ("--long" in shown.stdout) == has_long, shown.stdout
     if "--long" in shown.stdout:
         both = subprocess.run([sys.executable, script, "--small", "--long"], capture_output=True,
                               text=True)
