@@ -221,6 +221,27 @@ def test_stepped_backward_stops_in_a_step_and_leaves_backwards_gradients():
         np.testing.assert_array_equal(stepped[k], p.grad.numpy(), err_msg=k)
 
 
+def test_the_chapters_product_for_a_cell_of_ones_own():
+    """viz.jacobian_spectrum finds the MGU's state: the singular values of ∂h_t/∂h_{t-1}
+    against finite differences of the numpy loop."""
+    m = nets.Recurrent(MGU, I, H).double()
+    x = rng.standard_normal((6, 2, I))
+    spectrum = viz.jacobian_spectrum((m(x)[0] ** 2).sum(), batch=0)
+    w = weights_of(m)["_l0"]
+    hs = mgu_ref(w, x, np.zeros((2, H)))[0]
+    assert spectrum.shape == (5, H)
+    for t in range(1, 6):
+        J = np.empty((H, H))
+        for j in range(H):
+            e = np.zeros(H)
+            e[j] = 1e-6
+            up = mgu_ref(w, x[t:t + 1, :1], hs[t - 1, :1] + e)[1][0]
+            down = mgu_ref(w, x[t:t + 1, :1], hs[t - 1, :1] - e)[1][0]
+            J[:, j] = (up - down) / 2e-6
+        np.testing.assert_allclose(spectrum[t - 1], np.linalg.svd(J, compute_uv=False),
+                                   rtol=1e-6, atol=1e-9)
+
+
 class PairCell(nets.Cell):
     """A state of two tensors, (h, m): m is a running mean of the inputs' projection, h a tanh
     of it; a step emits h + m (size H), not the state's first part."""
