@@ -21,14 +21,15 @@ EXPECTED = {
                "structure_one_to_one.svg", "structure_one_to_many.svg",
                "structure_many_to_one.svg", "structure_encoder_decoder.svg",
                "structure_synced.svg"],
-    "03_lstm": ["grad_norms.svg", "lstm_cell.svg", "forget_gate.svg", "input_gate.svg",
-                "output_gate.svg", "state_update.svg"],
+    "03_lstm": ["grad_norms.svg", "jacobian_spectrum.svg", "lstm_cell.svg", "forget_gate.svg",
+                "input_gate.svg", "output_gate.svg", "state_update.svg"],
     "04_other_rnns": ["gru_cell.svg", "peephole_lstm_cell.svg", "bidirectional.svg",
                       "ctrnn_oscillator.svg", "ctrnn_irregular.svg"],
     "05_applications": ["tagger/unrolled.svg", "tagger/unrolled_steps.svg", "tagger/rolled.svg",
                         "tagger/grad_norms.svg",
                         "tagger/backprop.html", "generated.txt", "char_lm_loss.svg",
                         "forecast.svg"],
+    "06_your_own_cell": ["mgu_step.svg", "mgu_steps.svg", "mgu_rolled.svg", "adding_loss.svg"],
 }
 
 
@@ -42,11 +43,18 @@ def check_file(path):
             assert "<svg" in f.read(), path
 
 
+# how many times each example trains something, each showing its progress
+TRAININGS = {"01_computation_graphs": 0, "02_rnn": 0, "03_lstm": 2, "04_other_rnns": 3,
+             "05_applications": 3, "06_your_own_cell": 2}
+
+
 def run_example(name, out, cwd):
+    """Run an example with its output into a pipe, as in a log; returns (exit code, stdout,
+    stderr), the output read as bytes since text mode would turn \r into \n."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONPATH="")
-    return subprocess.run([sys.executable, os.path.join(ROOT, "examples", name + ".py"), "--small",
-                           "--out", str(out)], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "examples", name + ".py"), "--small",
+                           "--out", str(out)], cwd=cwd, env=env, capture_output=True, timeout=600)
+    return done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8")
 
 
 def test_every_example_is_checked():
@@ -58,10 +66,31 @@ def test_every_example_is_checked():
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_example_runs_and_writes_its_pictures(name, tmp_path):
     out = tmp_path / "out"
-    result = run_example(name, out, cwd=tmp_path)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    code, stdout, stderr = run_example(name, out, cwd=tmp_path)
+    assert code == 0, stdout[-3000:] + stderr[-3000:]
     for rel in EXPECTED[name]:
         check_file(os.path.join(out, rel))
+    # a clean log: no bar redrawn with \r, five progress lines for each training, not more
+    assert "\r" not in stdout and not stderr, stderr
+    progress = re.findall(r"^ +[\w -]+: (?:step|epoch) (\d+)/(\d+)  loss ", stdout, re.M)
+    assert len(progress) == 5 * TRAININGS[name], stdout
+    assert all(done == total for done, total in progress[4::5]), progress
+    assert len(stdout.splitlines()) < 100, stdout
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_longer_runs_are_behind_a_flag(name):
+    """The default run is the minute's version; --long, where an example has one, says what
+    it adds and cannot be combined with --small."""
+    script = os.path.join(ROOT, "examples", name + ".py")
+    shown = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True)
+    assert shown.returncode == 0 and "--small" in shown.stdout
+    has_long = name in ("03_lstm", "05_applications", "06_your_own_cell")
+    assert ("--long" in shown.stdout) == has_long, shown.stdout
+    if "--long" in shown.stdout:
+        both = subprocess.run([sys.executable, script, "--small", "--long"], capture_output=True,
+                              text=True)
+        assert both.returncode == 2 and "not allowed with" in both.stderr
 
 
 def readme_python_blocks():
@@ -85,11 +114,12 @@ def test_the_readme_tour_runs_as_written(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     ns = run_readme(blocks, seed=0)
     printed = capsys.readouterr().out
-    for name in ("e.svg", "lstm.svg", "backprop.html"):
+    for name in ("e.svg", "lstm.svg", "backprop.html", "mgu_steps.svg"):
         check_file(str(tmp_path / name))
     # what the comments say the prints show
     for claim in ("%2 = add %0 %1", "2·1 + 3·1", "= 5", "tensor(2.) tensor(5.)", "<Step ",
-                  "lstm[t=3]/hidden"):
+                  "lstm[t=3]/hidden", "(8, 30, 32) (4, 8, 16) ['W_f_l0', 'U_f_l0', 'b_f_l0']",
+                  "f_t = sigmoid  mgu[t=4]/forget_gate"):
         assert claim in printed, claim
     # "s.finish(): the same .grad values as loss.backward()": run the tour again from the same
     # seed with the stepper replaced by backward() and compare every parameter's gradient
