@@ -10,7 +10,8 @@ fixed random weighting of every value no instruction reads, so every instruction
 path of the speed layer taken however small the arrays (slices kept in pieces, weights' products
 stacked and batched, projections in row blocks), with the reference engine (``ag.reference()``),
 inside ``release_unneeded()`` (with every value eligible for release, not only the large ones),
-and through the stepper. Each must give the eager values and gradients:
+through the stepper, and compiled (``ag.compile``: traced on other values, replayed on the
+program's own). Each must give the eager values and gradients:
 bit for bit where the order of summation is the same, else within 1e-12 relative. Central
 finite differences in float64 are the independent reference all of them are held to.
 A later fast path joins by adding itself to ``MODES``.
@@ -236,6 +237,17 @@ def stepped(program):
     return loss.item(), [x.grad.numpy() for x in xs]
 
 
+def compiled(program):
+    """Traced on other inputs, so that the replay cannot give back traced numbers."""
+    step = ag.compile(lambda *xs: execute(program, xs))
+    step(*leaves([a * 0.5 + 0.25 for a in program[0]]))
+    xs = leaves(program[0])
+    loss = step(*xs)
+    loss.backward()
+    assert step.traces == 1
+    return loss.item(), [x.grad.numpy() for x in xs]
+
+
 class _patched:
     """Lower the speed layer's size thresholds for a block, so that small programs take the
     paths that only large arrays take otherwise."""
@@ -254,7 +266,7 @@ class _patched:
 
 
 MODES = {"eager": eager, "lazy everywhere": lazy_everywhere, "reference": reference,
-         "released": released, "stepped": stepped}
+         "released": released, "stepped": stepped, "compiled": compiled}
 
 
 def finite_differences(program, eps=1e-6):

@@ -586,12 +586,14 @@ class Emitter:
             return {q: ("(%s)" % (forms[q] % names), "fresh") for q in want}
         if template is None or self.scalar(node.out) or any(self.scalar(v) for v in node.ins):
             return self._generic(node, g, y, xs, want, streamed)
-        out = template(self, node, g, y, xs, want, dests, consume)
-        for q in want:
-            c, kind = out[q]
-            v = node.ins[q]
-            if kind == "alias" and p.shape[node.out] != p.shape[v]:
-                out[q] = ("fit(%s, %r)" % (c, p.shape[v]), "fresh")   # summed: a new array
+        # an elementwise rule's contribution has the output's shape: broadcasting is undone
+        # after it (matrix products give their inputs' shapes, and the added term the output's)
+        summed = {q for q in want if p.shape[node.ins[q]] != p.shape[node.out] and
+                  (node.op not in (R.matmul, R.addmm) or q == 0 and node.op is R.addmm)}
+        dests = {q: d for q, d in dests.items() if q not in summed}
+        out = template(self, node, g, y, xs, want, dests, consume and not summed)
+        for q in summed:
+            out[q] = ("fit(%s, %r)" % (out[q][0], p.shape[node.ins[q]]), "fresh")
         return out
 
     def _generic(self, node, g, y, xs, want, streamed):
@@ -628,7 +630,7 @@ class Emitter:
             v = node.ins[q]
             c, kind = out[q]
             if self.scalar(v):
-                out[q] = ("float(%s)" % c, "fresh")
+                out[q] = ("float(fit(%s, ()))" % c, "fresh")
             else:
                 out[q] = ("fit(%s, %r)" % (c, self.p.shape[v]), "alias")
         return out

@@ -27,6 +27,7 @@ loop: every step of a loop is planned alike.
 import numpy as np
 
 from .. import rules as R
+from . import kernels as KN
 from .loops import Loop
 from .trace import CONST, DETACH, OP
 
@@ -275,31 +276,34 @@ class Plan:
     def _inplace(self):
         """``inplace[key] = q``: the node writes into input q; ``alias[key] = (root, part)``:
         the memory a value lives in (a view or in-place result shares its input's);
-        ``joined``: runs of split parts read by the same unary op, as lists of keys."""
+        ``joined``: runs of split parts read by the same unary op, as lists of keys.
+        Views first, all of them: a view made after an op writes in place would see the
+        new values, so it counts as a reader of the memory written."""
         p = self.p
         self.inplace, self.alias, self.members = {}, {}, {}
         self.foreign = set()            # views of memory made outside their region: read only
         for key, node in self._in_order():
             op = node.op
-            if op in VIEWS:
-                src = self.key(node.ins[0])
-                if self.region(src) != self.region(key) or self._outside_value(src) or \
-                        src in self.foreign or not self._same_step(node, 0):
-                    self.foreign.add(key)
-                    continue
-                root, part = self.alias.get(src, (src, None))
-                if op is R.split and part is None:
-                    part = (src, node.params["part"])
-                self._alias(key, root, part)
+            if op not in VIEWS:
                 continue
-            if op in ELEMENTWISE and p.shape[key] == p.shape[node.ins[0]] and \
-                    not self.scalar(key):
+            src = self.key(node.ins[0])
+            if self.region(src) != self.region(key) or self._outside_value(src) or \
+                    src in self.foreign or not self._same_step(node, 0) or \
+                    op is R.broadcast_to or self.scalar(src):
+                # read only: memory made elsewhere, a broadcast, or a new array
+                self.foreign.add(key)
+                continue
+            root, part = self.alias.get(src, (src, None))
+            if op is R.split and part is None:
+                part = (src, node.params["part"])
+            self._alias(key, root, part)
+        for key, node in self._in_order():
+            if node.op in ELEMENTWISE and p.shape[key] == p.shape[node.ins[0]] and \
+                    not self.scalar(key) and KN.forward_template(self, node) is not None:
                 for q in self._candidates(key, node):
                     if self._may_overwrite(key, node, q):
                         self.inplace[key] = q
-                        src = self.key(node.ins[q])
-                        root, part = self.alias.get(src, (src, None))
-                        self._alias(key, root, part)
+                        self._merge(key, self.key(node.ins[q]))
                         break
         self.joined = self._join_runs()
 
@@ -317,6 +321,12 @@ class Plan:
     def _alias(self, key, root, part):
         self.alias[key] = (root, part)
         self.members.setdefault(root, []).append(key)
+
+    def _merge(self, key, src):
+        """key is written in place of src: key and its views live in src's memory."""
+        root, part = self.alias.get(src, (src, None))
+        for k in [key] + self.members.pop(key, []):
+            self._alias(k, root, part)
 
     def _candidates(self, key, node):
         p = self.p
@@ -349,8 +359,8 @@ class Plan:
             for reader, _ in self.reads.get(other, ()):
                 if type(reader) is tuple or self.node.get(reader) is None:
                     return False
-                if self.node[reader].op in VIEWS:
-                    continue
+                if self.node[reader].op in VIEWS and reader not in self.foreign:
+                    continue    # a view: its readers are the memory's readers (members)
                 if self.order.get(reader, here + 1) > here:
                     return False
         return True
