@@ -5,8 +5,10 @@ one BLAS thread, for nets.LSTM and the references measured in the same run:
   autograph    nets.LSTM (the library's layer)
   ag kept      nets.LSTM with keep_values = True (every intermediate value kept)
   ag composed  the same step written directly from autograph ops (engine cost without the layer)
+  ag compiled  nets.LSTM through ag.compile (traced once, then replayed)
   torch fused  torch.nn.LSTM                       } when torch is importable
   torch comp.  a torch loop of elementary ops      }
+  jax          jax.jit of jax.grad over a lax.scan } with --jax PYTHON, a Python that has jax
 
 Every variant back-propagates the same fixed random gradient G of the output (the gradient of
 the loss sum(output * G)), passed to backward as torch's ``out.backward(G)``. Before timing, all
@@ -14,7 +16,9 @@ variants are checked to compute the same gradients.
 
     python benchmarks/lstm_step.py                        # numpy and autograph variants
     /path/to/python-with-torch benchmarks/lstm_step.py    # and the torch ones
-    options: --no-memory (skip the memory runs), --wall, --profile (where nets.LSTM's time goes)
+    python benchmarks/lstm_step.py --jax /path/to/python-with-jax    # and JAX's
+    options: --no-memory (skip the memory runs), --wall, --profile (where nets.LSTM's time goes),
+    --compile-time (trace and plan of ag.compile against eager steps, per size)
 
 Each variant runs in a fresh process (see time_child), which imports torch only for the torch
 variants: a loaded torch gives the garbage collector its many objects to walk in every full
@@ -136,6 +140,55 @@ def make_autograph(w, x, G, keep_values=False):
     return step, lambda: {k: p.grad.data for k, p in layer.named_parameters()}
 
 
+def make_compiled(w, x, G):
+    """nets.LSTM through ag.compile: the first call traces and plans, the step replays."""
+    T, B, I = x.shape
+    layer = nets.LSTM(I, w["weight_hh_l0"].shape[1]).to(x.dtype)
+    layer.load_state_dict(w)
+    xt = ag.tensor(x)
+    run = ag.compile(layer)
+    run(xt)
+
+    def step():
+        layer.zero_grad()
+        out, _ = run(xt)
+        out.backward(G)
+    return step, lambda: {k: p.grad.data for k, p in layer.named_parameters()}
+
+
+def make_jax(w, x, G):
+    """jax.jit of the gradient of sum(output * G), the step a lax.scan, as JAX users write it."""
+    import jax
+    import jax.numpy as jnp
+    jax.config.update("jax_enable_x64", x.dtype == np.float64)
+    names = ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+    params = [jnp.asarray(w[k]) for k in names]
+    xj, Gj = jnp.asarray(x), jnp.asarray(G)
+    T, B, _ = x.shape
+    H = w["weight_hh_l0"].shape[1]
+
+    def loss(params):
+        W_ih, W_hh, b_ih, b_hh = params
+        xw = xj @ W_ih.T + (b_ih + b_hh)
+
+        def cell(state, xt):
+            h, c = state
+            i, f, g, o = jnp.split(xt + h @ W_hh.T, 4, axis=-1)
+            c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+            h = jax.nn.sigmoid(o) * jnp.tanh(c)
+            return (h, c), h
+        zeros = jnp.zeros((B, H), xj.dtype)
+        _, hs = jax.lax.scan(cell, (zeros, zeros), xw)
+        return jnp.sum(hs * Gj)
+
+    grad = jax.jit(jax.grad(loss))
+    out = {}
+
+    def step():
+        out["g"] = jax.block_until_ready(grad(params))
+    return step, lambda: {k: np.asarray(g) for k, g in zip(names, out["g"])}
+
+
 def make_ag_composed(w, x, G):
     params = {k: nets.Parameter(v.copy()) for k, v in w.items()}
     W_ih, W_hh, b_ih, b_hh = params.values()
@@ -197,17 +250,18 @@ def make_torch_composed(w, x, G):
 
 VARIANTS = {"numpy": make_numpy, "autograph": make_autograph,
             "ag kept": lambda w, x, G: make_autograph(w, x, G, keep_values=True),
-            "ag composed": make_ag_composed}
+            "ag composed": make_ag_composed, "ag compiled": make_compiled}
 if torch is not None:
     VARIANTS.update({"torch fused": make_torch_fused, "torch comp.": make_torch_composed})
+VARIANTS["jax"] = make_jax          # run only with --jax, by the Python given there
 
 
-def check_agreement():
+def check_agreement(names=None):
     """Every variant computes the numpy floor's gradients (float64, a small problem)."""
     w, x, G = problem(7, 3, 5, 6, np.float64, seed=1)
     ref = numpy_step(w, x, G)
-    for name, make in VARIANTS.items():
-        step, grads = make(w, x, G)
+    for name in names or [n for n in VARIANTS if n != "jax"]:
+        step, grads = VARIANTS[name](w, x, G)
         step()
         for k, g in grads().items():
             np.testing.assert_allclose(g, ref[k], rtol=1e-9, atol=1e-12,
@@ -221,12 +275,36 @@ def check_agreement():
 def time_child(name, wall, min_time=0.2):
     """ms per step at each size: one run (the mean over at least ``min_time``) after a warm-up
     run."""
+    if name == "jax":               # checked here: only this process has jax
+        check_agreement(["jax"])
     clock = time.perf_counter if wall else time.process_time
     out = []
     for size in SIZES:
         step = VARIANTS[name](*problem(*size, np.float32))[0]
         seconds_per_call(step, min_time, clock)
         out.append(seconds_per_call(step, min_time, clock) * 1e3)
+    return out
+
+
+def compile_child():
+    """Per size, ms: the first call of the compiled layer (its forward traced, then planned and
+    compiled) and an eager training step (the mean of three, after a warm-up one)."""
+    out = []
+    for size in SIZES:
+        w, x, G = problem(*size, np.float32)
+        eager = make_autograph(w, x, G)[0]
+        eager()
+        start = time.process_time()
+        for _ in range(3):
+            eager()
+        step_ms = (time.process_time() - start) / 3 * 1e3
+        layer = nets.LSTM(size[2], size[3])
+        layer.load_state_dict(w)
+        run = ag.compile(layer)
+        xt = ag.tensor(x)
+        start = time.process_time()
+        run(xt)
+        out.append(((time.process_time() - start) * 1e3, step_ms))
     return out
 
 
@@ -261,9 +339,9 @@ def arrays_child(name):
     return tracemalloc.get_traced_memory()[1] / 2 ** 20
 
 
-def in_child(kind, name, wall=False):
+def in_child(kind, name, wall=False, python=None):
     """Run one variant in a fresh process; torch is imported there only for the torch ones."""
-    command = [sys.executable, os.path.abspath(__file__), "--child", kind, name]
+    command = [python or sys.executable, os.path.abspath(__file__), "--child", kind, name]
     env = dict(os.environ, **({} if name.startswith("torch") else {"BENCH_WITHOUT_TORCH": "1"}))
     out = subprocess.run(command + (["--wall"] if wall else []), capture_output=True, text=True,
                          env=env)
@@ -348,34 +426,51 @@ def main():
                         help="time by the wall clock instead of the process's CPU time")
     parser.add_argument("--profile", action="store_true",
                         help="instead: where nets.LSTM's time goes, op by op, at the first size")
+    parser.add_argument("--jax", metavar="PYTHON",
+                        help="also time JAX (jit + lax.scan), run by this Python, which has jax")
+    parser.add_argument("--compile-time", action="store_true",
+                        help="instead: the first call of ag.compile against eager steps")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="rounds of turns (%d)" % ROUNDS)
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, name = args.child
         child = {"time": lambda: time_child(name, args.wall), "memory": lambda: memory_child(name),
-                 "arrays": lambda: arrays_child(name)}[kind]
+                 "arrays": lambda: arrays_child(name), "compile": compile_child}[kind]
         print(json.dumps(child()))
         return
     if args.profile:
         profile(SIZES[0])
         return
+    if args.compile_time:
+        print("ag.compile's first call (trace + plan) against an eager step, CPU ms")
+        print("| (T, B, I, H) | first call | eager step | first call / eager step |")
+        print("|---|---|---|---|")
+        for size, (first, step) in zip(SIZES, in_child("compile", "ag compiled")):
+            print("| %s | %.1f | %.1f | %.2f |" % (size, first, step, first / step))
+        return
     check_agreement()
-    names = list(VARIANTS)
+    names = [n for n in VARIANTS if n != "jax"] + (["jax"] if args.jax else [])
+    python = {"jax": args.jax}
     # the variants take turns, a fresh process each, so that a change in the machine's load
     # during the benchmark reaches all of them alike; each one's median over the rounds
-    rounds = [{name: in_child("time", name, args.wall) for name in names} for _ in range(ROUNDS)]
+    rounds = [{name: in_child("time", name, args.wall, python.get(name)) for name in names}
+              for _ in range(args.rounds)]
     ms = {name: [statistics.median(r[name][k] for r in rounds) for k in range(len(SIZES))]
           for name in names}
     print("one LSTM training step, float32, 1 thread, %s ms (median of %d rounds); %s"
-          % ("wall-clock" if args.wall else "CPU", ROUNDS, "torch %s" % torch.__version__
+          % ("wall-clock" if args.wall else "CPU", args.rounds, "torch %s" % torch.__version__
              if torch else "torch not installed"))
-    print("| (T, B, I, H) | %s | autograph / numpy | autograph / torch comp. |"
-          % " | ".join(names))
-    print("|---" * (len(names) + 3) + "|")
+    print("| (T, B, I, H) | %s | autograph / numpy | compiled / numpy | autograph / torch comp. "
+          "|%s" % (" | ".join(names), " compiled / jax |" if args.jax else ""))
+    print("|---" * (len(names) + 4 + bool(args.jax)) + "|")
     for k, size in enumerate(SIZES):
         vs_torch = "%.2f" % (ms["autograph"][k] / ms["torch comp."][k]) if torch else "-"
-        print("| %s | %s | %.2f | %s |" % (size, " | ".join("%.2f" % ms[n][k] for n in names),
-                                           ms["autograph"][k] / ms["numpy"][k], vs_torch))
+        vs_jax = " %.2f |" % (ms["ag compiled"][k] / ms["jax"][k]) if args.jax else ""
+        print("| %s | %s | %.2f | %.2f | %s |%s" % (
+            size, " | ".join("%.2f" % ms[n][k] for n in names),
+            ms["autograph"][k] / ms["numpy"][k], ms["ag compiled"][k] / ms["numpy"][k],
+            vs_torch, vs_jax))
     if not args.no_memory:
         print("\npeak memory of one step above the baseline, (T, B, I, H) = %s, MiB"
               % (MEMORY_SIZE,))
@@ -383,8 +478,8 @@ def main():
         print("|---" * (len(names) + 2) + "|")
         for kind, what in (("memory", "resident set"), ("arrays", "allocated (tracemalloc)")):
             # tracemalloc sees numpy's allocations, not those of torch's own allocator
-            mib = {name: in_child(kind, name) for name in names
-                   if kind == "memory" or not name.startswith("torch")}
+            mib = {name: in_child(kind, name, python=python.get(name)) for name in names
+                   if kind == "memory" or not name.startswith(("torch", "jax"))}
             print("| %s | " % what + " | ".join("%.0f" % mib[n] if n in mib else "-" for n in names)
                   + " | %.2f |" % (mib["autograph"] / mib["numpy"]))
 

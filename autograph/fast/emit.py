@@ -226,6 +226,12 @@ class Emitter:
                 body.add("%s = [v%d[i] for i in IP%d]" % (name, item.ins[0], item.ins[0]))
                 body.add("%s = %s" % (", ".join("v%d" % v for v in group) + ",", name))
                 continue
+            steps = self._steps_joined(item)
+            if steps is not None:           # every step's value, in the stack's order
+                m, j, first, _ = steps
+                body.add("v%d = S%d_%d[%d:%d].reshape(%r)" % (
+                    item.out, m, j, first, first + p.loops[m].n, p.shape[item.out]))
+                continue
             self.forward_node(item, "v%d" % item.out, [self.value(v) for v in item.ins],
                               self._top_out(item))
         outs = []
@@ -263,6 +269,35 @@ class Emitter:
                 v = node.ins[plan.inplace[v]]
             else:
                 return False
+
+    def _steps_joined(self, node):
+        """(loop, position, first slot, steps reversed) when node concatenates every step's
+        value of one loop position along its first axis, in the order its stack holds them:
+        then the concatenation is a view of the stack."""
+        plan = self.plan
+        if node.op is not R.concat or node.params["axis"] != 0:
+            return None
+        where = [plan.loop_of.get(v) for v in node.ins]
+        if None in where or len({(w[0], w[2]) for w in where}) != 1:
+            return None
+        m, _, j = where[0]
+        n = self.p.loops[m].n
+        key = self.p.loops[m].outs[0][j]
+        store = plan.storage.get(key)
+        if store not in ("stack", "rstack") or plan.root(key) != (key, None) or \
+                len(where) != n or not self.p.shape[key]:
+            return None
+        steps = [w[1] for w in where]
+        sign = plan.orient[m]
+        if steps != (list(range(n)) if sign > 0 else list(range(n - 1, -1, -1))):
+            return None
+        return m, j, 1 if store == "rstack" and sign > 0 else 0, sign < 0
+
+    def _steps_unreached(self, steps):
+        """No step of the position has a gradient from outside its loop yet, but the last."""
+        m, j, _, _ = steps
+        loop = self.p.loops[m]
+        return not any("gs%d_%d[%d]" % (m, j, k) in self.has for k in range(loop.n))
 
     def _top_out(self, node):
         q = self.plan.inplace.get(node.out)
@@ -640,6 +675,21 @@ class Emitter:
         p = self.p
         g = self.grad_name(node.out)
         if not p.grad[node.out] or g not in self.has or node.op is DETACH:
+            return
+        steps = self._steps_joined(node)
+        if steps is not None and self._steps_unreached(steps):
+            m, j, _, backwards = steps       # each step's gradient: a block of g's rows
+            loop = p.loops[m]
+            key = loop.outs[0][j]
+            blocks = "gs%d_%d" % (m, j)
+            self.add("%s = list(%s.reshape(%r))%s" % (blocks, g, (loop.n,) + p.shape[key],
+                                                     "[::-1]" if backwards else ""))
+            for k, v in enumerate(loop.outs[k][j] for k in range(loop.n)):
+                target = self.grad_name(v)
+                if target.startswith("gs"):
+                    self.has[target] = False
+                else:                       # the last step of a carried value
+                    self.accumulate(target, "%s[%d]" % (blocks, k), "alias", v)
             return
         want = [q for q, v in enumerate(node.ins) if p.grad[v]]
         if not want:
