@@ -221,9 +221,9 @@ class Emitter:
             group = self.groups.get(item.out)
             if group is not None:
                 skip.update(group)
-                name = "P%d" % item.ins[0]
-                self.ns["IP%d" % item.ins[0]] = item.params["parts"].indices
-                body.add("%s = [v%d[i] for i in IP%d]" % (name, item.ins[0], item.ins[0]))
+                name = "P%d" % item.out     # named by its first part: x may be split twice
+                self.ns["I" + name] = item.params["parts"].indices
+                body.add("%s = [v%d[i] for i in I%s]" % (name, item.ins[0], name))
                 body.add("%s = %s" % (", ".join("v%d" % v for v in group) + ",", name))
                 continue
             steps = self._steps_joined(item)
@@ -416,9 +416,9 @@ class Emitter:
         first = values[0]
         for start, group in self.groups.items():
             if group == list(values):
-                return "P%d" % self.p.nodes[self.p.node_of[start]].ins[0]
+                return "P%d" % start
             if group == list(reversed(values)):
-                return "P%d[::-1]" % self.p.nodes[self.p.node_of[start]].ins[0]
+                return "P%d[::-1]" % start
         del first
         return "[%s]" % ", ".join(self.value(v) for v in values)
 
@@ -542,31 +542,39 @@ class Emitter:
 
     def _homes_outside(self):
         """The gradients of split inputs outside loops, allocated first so that their parts'
-        rules write into them."""
+        rules write into them (a split of a part writes into its part of the first's)."""
         p, plan = self.p, self.plan
-        for x in sorted(plan.split_homes):
-            if x in plan.loop_of:
+        for v in sorted(plan.split_homes | set(plan.home)):
+            if v in plan.loop_of or v in self.bound.values():
                 continue
-            fill = "empty" if self._all_parts_reached(x) else "zeros"
-            self.prologue.append("GX%d = np.%s(%r, %r)" % (x, fill, p.shape[x],
-                                                          p.dtype[x].str))
-            self.bound["g%d" % x] = "GX%d" % x
-            self.prologue.append("g%d = GX%d" % (x, x))
-        for v, (kind, detail) in sorted(plan.home.items()):
-            if kind == "part" and v not in plan.loop_of and detail[0] not in plan.loop_of:
-                g = "g%d" % v
-                self.bound[g] = "GX%d[%s]" % (detail[0], self._part_index(v))
-                self.prologue.append("%s = %s" % (g, self.bound[g]))
+            home = plan.home.get(v)
+            if home is not None and home[0] != "part" or home is not None and \
+                    home[1][0] in plan.loop_of:
+                continue
+            g = "g%d" % v
+            if home is None:
+                fill = "empty" if self._written(v) else "zeros"
+                self.prologue.append("GX%d = np.%s(%r, %r)" % (v, fill, p.shape[v],
+                                                              p.dtype[v].str))
+                self.bound[g] = "GX%d" % v
+            else:                   # its input's gradient is bound before it (a lower number)
+                self.bound[g] = "g%d[%s]" % (home[1][0], self._part_index(v))
+            self.prologue.append("%s = %s" % (g, self.bound[g]))
 
-    def _all_parts_reached(self, x):
-        """Every part of the split of x gets a gradient (so its buffer needs no zeros)."""
-        p = self.p
+    def _written(self, x):
+        """Every element of x's gradient is written by some rule: each part of its split gets a
+        gradient, and each part that is split again, all of its own parts."""
+        p, plan = self.p, self.plan
         parts = [node.out for node in p.nodes if node.op is R.split and node.ins[0] == x]
-        first = self.plan.node.get(self.plan.key(parts[0])) if parts else None
+        first = plan.node.get(plan.key(parts[0])) if parts else None
         if first is None or len(parts) < len(first.params["parts"]):
             return False
-        readers = self.plan.reads
-        return all(p.grad[v] and (readers.get(v) or v in self.plan.home) for v in parts)
+        for v in parts:
+            if not p.grad[v] or not (plan.reads.get(v) or v in plan.home):
+                return False
+            if v in plan.split_homes and not self._written(v):
+                return False
+        return True
 
     def dest_for(self, target):
         """The buffer a first contribution to ``target`` must be written into, or None."""
@@ -847,8 +855,8 @@ class Emitter:
             name = "GX%dv" % x
             if name not in out.values():
                 node = plan.node[self.p.loops[m].refs[j][q].values[0]]
-                self.ns["IP%d" % x] = node.params["parts"].indices
-                self.add("%s = [GX%d[i] for i in IP%d]%s" % (name, x, x, "" if sign > 0
+                self.ns["IR%d" % x] = node.params["parts"].indices
+                self.add("%s = [GX%d[i] for i in IR%d]%s" % (name, x, x, "" if sign > 0
                                                              else "[::-1]"))
             out[(j, q)] = name
         return out

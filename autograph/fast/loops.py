@@ -61,7 +61,12 @@ def params_key(params):
     may differ from step to step: see ``Loop``), slices and lists by their contents."""
     if not params:
         return ()
-    return tuple((k, _key(v)) for k, v in sorted(params.items()))
+    key = tuple(params.items())
+    try:
+        hash(key)                   # the usual case: shapes, axes, a split's parts
+        return key
+    except TypeError:               # arrays, slices
+        return tuple((k, _key(v)) for k, v in sorted(params.items()))
 
 
 def _key(v):

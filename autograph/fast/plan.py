@@ -423,8 +423,9 @@ class Plan:
         self.split_homes = set()        # split inputs whose gradient is allocated first
         for (m, j, q), (x, sign, refs) in self.aligned.items():
             loop = p.loops[m]
+            parts = self.node[loop.refs[j][q].values[0]].params["parts"]
             if all(p.grad[v] for v in loop.refs[j][q].values) and p.grad[x] and \
-                    self._uniform(x):
+                    self._uniform(x) and self._only_split_readers(x, parts):
                 self.split_homes.add(x)
                 for v in loop.refs[j][q].values:
                     self.home[v] = ("rows", (m, refs))
