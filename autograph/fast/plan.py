@@ -288,12 +288,14 @@ class Plan:
                 continue
             src = self.key(node.ins[0])
             if self.region(src) != self.region(key) or self._outside_value(src) or \
-                    src in self.foreign or not self._same_step(node, 0) or \
-                    op is R.broadcast_to or self.scalar(src):
-                # read only: memory made elsewhere, a broadcast, or a new array
+                    src in self.foreign and src not in self.alias or \
+                    not self._same_step(node, 0) or self.scalar(src):
+                # read only: memory made elsewhere, or a new array
                 self.foreign.add(key)
                 continue
             root, part = self.alias.get(src, (src, None))
+            if op is R.broadcast_to or src in self.foreign:
+                self.foreign.add(key)   # read only, but its readers read src's memory
             if op is R.split and part is None:
                 part = (src, node.params["part"])
             self._alias(key, root, part)
