@@ -542,23 +542,26 @@ class Emitter:
 
     def _homes_outside(self):
         """The gradients of split inputs outside loops, allocated first so that their parts'
-        rules write into them (a split of a part writes into its part of the first's)."""
+        rules write into them (a split of a part writes into its part of the first's, and a
+        value whose rule passes its gradient on unchanged shares its input's buffer)."""
         p, plan = self.p, self.plan
         for v in sorted(plan.split_homes | set(plan.home)):
-            if v in plan.loop_of or v in self.bound.values():
+            if v in plan.loop_of:
                 continue
             home = plan.home.get(v)
-            if home is not None and home[0] != "part" or home is not None and \
-                    home[1][0] in plan.loop_of:
-                continue
+            kind = None if home is None else home[0]
             g = "g%d" % v
-            if home is None:
+            if kind == "part" and "g%d" % home[1][0] in self.bound:
+                self.bound[g] = "g%d[%s]" % (home[1][0], self._part_index(v))
+            elif kind == "same" and "g%d" % home[1] in self.bound:
+                self.bound[g] = self.bound["g%d" % home[1]]     # the buffer itself
+            elif home is None and v in plan.split_homes:
                 fill = "empty" if self._written(v) else "zeros"
                 self.prologue.append("GX%d = np.%s(%r, %r)" % (v, fill, p.shape[v],
                                                               p.dtype[v].str))
                 self.bound[g] = "GX%d" % v
-            else:                   # its input's gradient is bound before it (a lower number)
-                self.bound[g] = "g%d[%s]" % (home[1][0], self._part_index(v))
+            else:
+                continue
             self.prologue.append("%s = %s" % (g, self.bound[g]))
 
     def _written(self, x):
@@ -575,6 +578,16 @@ class Emitter:
             if v in plan.split_homes and not self._written(v):
                 return False
         return True
+
+    def _dests(self, targets):
+        """{input position: buffer its contribution is written into}: the first contribution
+        to a gradient with a home, only (an op may read one value twice: x - x)."""
+        out, seen = {}, set()
+        for q in sorted(targets):
+            t = targets[q]
+            out[q] = None if t in seen else self.dest_for(t)
+            seen.add(t)
+        return out
 
     def dest_for(self, target):
         """The buffer a first contribution to ``target`` must be written into, or None."""
@@ -705,7 +718,7 @@ class Emitter:
         y, xs = self.saved(node, None, lambda q: self.on_tape(self.value(
             node.out if q == "y" else node.ins[q])))
         targets = {q: self.grad_name(node.ins[q]) for q in want}
-        dests = {q: self.dest_for(t) for q, t in targets.items()}
+        dests = self._dests(targets)
         consume = self.has.get(g) is True and g not in self.bound
         out = self.contributions(node, g, y, xs, want, dests, consume)
         for q in want:
@@ -807,7 +820,7 @@ class Emitter:
             if expr is not None:
                 g = "gb%d_%d" % (m, j)
                 self.add("%s = %s" % (g, expr))
-                self.bound[g] = expr
+                self.bound[g] = self.bound.get(expr, expr)      # the buffer itself
                 if key in plan.split_homes and not self._loop_parts_reached(loop, j):
                     self.add("%s.fill(0)" % g)
         for (j, q), name in rows.items():
@@ -999,7 +1012,7 @@ class Emitter:
                 targets[q] = "%s[k]" % rows[(j, q)]
             else:
                 targets[q] = "gt%d_%d_%d[k]" % (m, j, q)
-        dests = {q: self.dest_for(t) for q, t in targets.items()}
+        dests = self._dests(targets)
         consume = self.has.get(g) is True and g not in self.bound
         y, xs = self.saved(node, refs, lambda q: self.on_tape(self.step_value(m, j, "k"))
                            if q == "y" else self._step_input(m, loop, j, q))
