@@ -9,6 +9,8 @@ the script checks they compute the same losses before timing.
 
     PYTHONPATH=. python benchmarks/scalar_mlp.py            # micrograd and torch when importable
 
+"autograph compiled" is the same loss through ag.compile: the first step traces and plans it.
+
 Times are CPU time of this process (one thread), which a busy machine disturbs less than wall
 time. Figures are seconds per step: the median of five steps after a warm-up step, each variant in
 turn from a freshly collected heap (interleaving their steps would make one pay for the cyclic
@@ -111,25 +113,29 @@ def implementations():
     return out
 
 
-def train(number, relu, sgd, collect, steps):
+def train(number, relu, sgd, collect, steps, compiled=False):
     """A warm-up step, then ``steps`` timed steps from the same start for every implementation:
-    (losses, median seconds a step)."""
+    (losses, median seconds a step, seconds of the warm-up step). Compiled, the warm-up step
+    traces the loss and plans its program (its backward is the eager one)."""
     x, y = moons()
     layers = scalar_mlp(initial_weights(), lambda v: number(v, True))
     X = [[number(v, False) for v in row] for row in x]
     Y = [float(v) for v in y]
+    step = lambda: loss_of(layers, X, Y, relu)
+    if compiled:
+        step = ag.compile(step)
     gc.collect()                         # start clean: no garbage left by another variant
     gc.enable() if collect else gc.disable()
     losses, times = [], []
     for k in range(steps + 1):
         start = time.process_time()
-        loss, params = loss_of(layers, X, Y, relu)
+        loss, params = step()
         loss.backward()
         sgd(params, 1.0 - 0.9 * k / 100)
         times.append(time.process_time() - start)
         losses.append(float(loss.data))
     gc.enable()
-    return losses, statistics.median(times[1:])
+    return losses, statistics.median(times[1:]), times[0]
 
 
 def main(steps=5):
@@ -137,9 +143,10 @@ def main(steps=5):
     for name in ("autograph", "micrograd"):
         if name in variants:
             variants[name + ", gc off"] = variants[name][:3] + (False,)
+    variants["autograph compiled"] = variants["autograph"] + (True,)
     results = {name: train(*impl, steps) for name, impl in variants.items()}
     ref = results["autograph"][0]
-    for name, (losses, _) in results.items():
+    for name, (losses, _, _) in results.items():
         if not np.allclose(losses, ref, rtol=1e-9):
             raise SystemExit("%s computed different losses: %s vs %s" % (name, losses, ref))
     x, y = moons()
@@ -149,8 +156,11 @@ def main(steps=5):
           "unless said" % ("-".join(map(str, SIZES)), len(x),
                            len(walk([loss], constants=True)), steps))
     base = results["autograph"][1]
-    for name, (_, sec) in results.items():
+    for name, (_, sec, _) in results.items():
         print("  %-20s %7.3f s/step  (%.2fx autograph)" % (name, sec, sec / base))
+    first = results["autograph compiled"][2]
+    print("  compiled, first step (trace + plan, then the eager backward): %.3f s = %.2f eager "
+          "steps" % (first, first / base))
 
 
 if __name__ == "__main__":
