@@ -144,7 +144,7 @@ def main(steps=5):
         if name in variants:
             variants[name + ", gc off"] = variants[name][:3] + (False,)
     variants["autograph compiled"] = variants["autograph"] + (True,)
-    results = {name: train(*impl, steps) for name, impl in variants.items()}
+    results = {name: train(*impl[:4], steps, *impl[4:]) for name, impl in variants.items()}
     ref = results["autograph"][0]
     for name, (losses, _, _) in results.items():
         if not np.allclose(losses, ref, rtol=1e-9):

@@ -261,3 +261,36 @@ def test_a_second_backward_without_retain_graph_raises_freed():
     a.backward(retain_graph=True)
     b.backward()
     assert W.grad.numpy().tolist() == [3.0, 3.0, 3.0]
+
+
+def test_transforms_refuse_and_no_grad_and_two_calls_before_one_backward_work():
+    W = ag.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    f = ag.compile(lambda x: (ag.tanh(x @ W) ** 2).sum())
+    x = ag.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    f(x)
+    with pytest.raises(ag.AutogradError, match="uncompiled"):
+        ag.grad(f)(x)                     # its gradient would have to be differentiable
+    with ag.no_grad():
+        out = f(x)
+    assert not out.requires_grad and f.traces == 2
+    x2 = ag.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    a, b = f(x), f(x2)                    # two calls, two tapes, one backward
+    W.grad = None
+    (a + 2 * b).backward()
+    got = W.grad.numpy()
+    W.grad = None
+    (f.fn(x) + 2 * f.fn(x2)).backward()
+    close(got, W.grad.numpy(), "two calls")
+
+
+def test_a_compiled_function_called_while_another_traces_runs_as_it_is():
+    W = ag.tensor(rng.standard_normal(3), requires_grad=True)
+    inner = ag.compile(lambda x: x * W)
+    outer = ag.compile(lambda x: inner(x).sum() * 2.0)
+    x = ag.tensor(rng.standard_normal(3))
+    inner(x)
+    for _ in range(2):
+        W.grad = None
+        outer(x).backward()
+        close(W.grad.numpy(), 2 * x.numpy(), "nested")
+    assert inner.traces == 1 and outer.traces == 1

@@ -167,7 +167,6 @@ def _backward(p, plan):
     for m, products in sorted(plan.products.items()):
         loop = p.loops[m]
         for j, qs in sorted(products.items()):
-            node = loop.body[j]
             for q in qs:
                 what = "one stacked product" if q else "one sum"
                 lines.append("%%%d: gradient of %%%d after the loop by %s" % (

@@ -253,7 +253,7 @@ class Plan:
         self.grad_outputs = [k for k, v in enumerate(p.outputs) if p.grad[v]]
         read = em.plan.saved_inputs()
         self.op = Primitive("compiled %s" % name, None, PerInput(_no_rule),
-                            jvp=PerInput(_no_forward_mode), vjp_all=self._vjp_all,
+                            jvp=PerInput(_no_forward_mode), vjp_all=_call_backward,
                             saves=[i for i, v in enumerate(p.inputs) if v in read], joint=True)
 
     def fits(self):
@@ -290,8 +290,11 @@ class Plan:
                 leaves.append(constant(np.array(what)))
         return rebuild(self.tree, leaves)
 
-    def _vjp_all(self, gs, y, *xs, part, parts, retain_graph):
-        return parts.backward(gs, retain_graph)
+
+
+def _call_backward(gs, y, *xs, part, parts, retain_graph):
+    """The call's op's rule: the planned backward of the call (``parts``) the outputs share."""
+    return parts.backward(gs, retain_graph)
 
 
 def _no_rule(i, *args, **kwargs):

@@ -37,7 +37,7 @@ from ..tensor import stand_in
 from . import kernels as KN
 from .loops import Loop
 from .plan import Plan, VIEWS
-from .trace import ARG, CONST, DETACH, EXT
+from .trace import DETACH
 
 
 def fit(c, shape):
@@ -180,7 +180,6 @@ class Emitter:
             slot = "S%d_%dv[%s%s]" % (m, plan.position(root), k,
                                       " + 1" if store == "rstack" else "")
             if part is not None:
-                idx = plan.node[key].params if key in plan.node else None
                 return "%s[%s]" % (slot, self._part_index(key))
             return slot
         self.lists.add((m, j))
@@ -413,13 +412,11 @@ class Emitter:
 
     def _stream(self, values):
         """A list of the stream's values: a split's parts by the split's own list."""
-        first = values[0]
         for start, group in self.groups.items():
             if group == list(values):
                 return "P%d" % start
             if group == list(reversed(values)):
                 return "P%d[::-1]" % start
-        del first
         return "[%s]" % ", ".join(self.value(v) for v in values)
 
     def _loop_arg(self, m, loop, j, q, carried):
@@ -484,7 +481,7 @@ class Emitter:
 
     # -- the backward ---------------------------------------------------------------------------
     def backward(self):
-        p, plan = self.p, self.plan
+        p = self.p
         self.src = body = Source()
         self.prologue = []
         self.scratches = {}
@@ -492,6 +489,7 @@ class Emitter:
         self.bound = {}             # gradient names bound to their home buffer
         self.gs_lists = {}          # (m, j) -> steps whose gradient arrives from outside
         self.accumulators = set()
+        self.runs_done = set()          # joined runs whose rule ran as one call
         self._homes_outside()
         for o, v in enumerate(p.outputs):
             if p.grad[v]:
@@ -985,9 +983,10 @@ class Emitter:
             return
         run = self._run_ending(key)
         if run is not None and self._backward_run(m, loop, run):
+            self.runs_done.add(run[-1])
             return
-        if any(key in r[:-1] for r in plan.joined if self._run_done(r)):
-            return
+        if any(key in r[:-1] and r[-1] in self.runs_done for r in plan.joined):
+            return                          # its rule ran with the run's last member
         refs = loop.refs[j]
         if node.op is R.split and plan.home.get(key, ("",))[0] == "part":
             src = refs[0]
@@ -1042,9 +1041,6 @@ class Emitter:
                 return run
         return None
 
-    def _run_done(self, run):
-        return getattr(self, "_runs_done", set()).__contains__(run[-1])
-
     def _backward_run(self, m, loop, run):
         """The rules of a joined run as one call on the joined columns, in place in the split
         input's gradient; False if the run's gradients do not all live there."""
@@ -1078,9 +1074,6 @@ class Emitter:
         self.override_shape = None
         for key in run:
             self.has["gb%d_%d" % (m, plan.position(plan.key(plan.node[key].ins[0])))] = True
-        if not hasattr(self, "_runs_done"):
-            self._runs_done = set()
-        self._runs_done.add(run[-1])
         return True
 
     def _after_loop(self, loop, m, waiting, carried, reach, rows):

@@ -143,7 +143,7 @@ SCALAR_FORWARD = {R.add: "%s + %s", R.sub: "%s - %s", R.mul: "%s * %s", R.neg: "
 
 
 # -- backward ----------------------------------------------------------------------------------
-def _into(em, dest, consume, g, fresh_name):
+def _into(dest, consume, g):
     """Where a contribution computed by one call goes: (buffer or None, kind)."""
     if dest is not None:
         return dest, "written"
@@ -163,7 +163,7 @@ def b_mul(em, node, g, y, xs, want, dest, consume):
     last = want[-1]
     for q in want:
         other = xs[1 - q]
-        where, kind = _into(em, dest.get(q), consume and q == last, g, None)
+        where, kind = _into(dest.get(q), consume and q == last, g)
         out[q] = (_call(em, "np.multiply(%s)", [g, other], where, em.fresh()), kind)
     return out
 
@@ -181,30 +181,30 @@ def b_sub(em, node, g, y, xs, want, dest, consume):
         if q == 0:
             out[q] = (g, "alias")
         else:           # g is also input 0's contribution when it has one: no writing into it
-            where, kind = _into(em, dest.get(q), consume and 0 not in want, g, None)
+            where, kind = _into(dest.get(q), consume and 0 not in want, g)
             out[q] = (_call(em, "np.negative(%s)", [g], where, em.fresh()), kind)
     return out
 
 
 def b_neg(em, node, g, y, xs, want, dest, consume):
-    where, kind = _into(em, dest.get(0), consume, g, None)
+    where, kind = _into(dest.get(0), consume, g)
     return {0: (_call(em, "np.negative(%s)", [g], where, em.fresh()), kind)}
 
 
 def b_exp(em, node, g, y, xs, want, dest, consume):
-    where, kind = _into(em, dest.get(0), consume, g, None)
+    where, kind = _into(dest.get(0), consume, g)
     return {0: (_call(em, "np.multiply(%s)", [g, y], where, em.fresh()), kind)}
 
 
 def b_relu(em, node, g, y, xs, want, dest, consume):
-    where, kind = _into(em, dest.get(0), consume, g, None)
+    where, kind = _into(dest.get(0), consume, g)
     return {0: (_call(em, "np.multiply(%s)", [g, "(%s > 0)" % xs[0]], where, em.fresh()),
                 kind)}
 
 
 def b_sigmoid(em, node, g, y, xs, want, dest, consume):
     """g * y * (1 - y), as the table's rule: (g * y), then times (1 - y)."""
-    where, kind = _into(em, dest.get(0), consume, g, None)
+    where, kind = _into(dest.get(0), consume, g)
     d = _call(em, "np.multiply(%s)", [g, y], where, em.fresh())
     s = em.scratch(node.out, shape=em.shape_of(y, node.out))
     em.add("np.subtract(%s, %s, out=%s)" % (em.const(em.one(node.out)), y, s))
@@ -217,7 +217,7 @@ def b_tanh(em, node, g, y, xs, want, dest, consume):
     s = em.scratch(node.out, shape=em.shape_of(y, node.out))
     em.add("np.multiply(%s, %s, out=%s)" % (y, y, s))
     em.add("np.subtract(%s, %s, out=%s)" % (em.const(em.one(node.out)), s, s))
-    where, kind = _into(em, dest.get(0), consume, g, None)
+    where, kind = _into(dest.get(0), consume, g)
     return {0: (_call(em, "np.multiply(%s)", [g, s], where, em.fresh()), kind)}
 
 
@@ -229,8 +229,7 @@ def b_addcmul(em, node, g, y, xs, want, dest, consume):
             out[q] = (g, "alias")
             continue
         other = xs[3 - q]
-        where, kind = _into(em, dest.get(q), consume and q == products[-1] and 0 not in want,
-                            g, None)
+        where, kind = _into(dest.get(q), consume and q == products[-1] and 0 not in want, g)
         out[q] = (_call(em, "np.multiply(%s)", [g, other], where, em.fresh()), kind)
     return out
 
@@ -244,7 +243,7 @@ def _matmul_rules(em, g, a, b, qa, qb, want, dest):
             args = ["%s.T" % a, g]
         else:
             continue
-        where, kind = _into(em, dest.get(q), False, g, None)
+        where, kind = _into(dest.get(q), False, g)
         out[q] = (_call(em, "np.matmul(%s)", args, where, em.fresh()), kind)
     return out
 

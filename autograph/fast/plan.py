@@ -95,7 +95,6 @@ class Plan:
                 self.order[k] = i
         for item in self.items:
             if type(item) is Loop:
-                m = p.loops.index(item)
                 for j, row in enumerate(item.refs):
                     reader = item.outs[0][j]
                     for q, ref in enumerate(row):
@@ -137,8 +136,7 @@ class Plan:
     def _kept(self):
         """Keys whose values a rule reads; ``carried_kept``: positions whose value a rule reads
         as the next step's input (kept with the first step's input in front)."""
-        p = self.p
-        self.kept, self.carried_kept, self.streams_kept = set(), set(), set()
+        self.kept, self.carried_kept = set(), set()
         for item in self.items:
             if type(item) is Loop:
                 for j, node in enumerate(item.body):
@@ -151,7 +149,6 @@ class Plan:
                             self.carried_kept.add(item.outs[0][ref.pos])
                             self.kept.update(v for v in ref.values if v not in self.loop_of)
                         elif ref.kind == "stream":
-                            self.streams_kept.add((p.loops.index(item), j, q))
                             self.kept.update(ref.values)
                         else:
                             self.kept.update(ref.values)
