@@ -126,28 +126,17 @@ def make_numpy(w, x, G):
     return (lambda: out.update(numpy_step(w, x, G))), lambda: out
 
 
-def make_autograph(w, x, G, keep_values=False):
+def make_autograph(w, x, G, keep_values=False, compiled=False):
+    """nets.LSTM; ``compiled``: through ag.compile, whose first call (here, before timing)
+    traces and plans it, so that every timed step replays."""
     T, B, I = x.shape
     layer = nets.LSTM(I, w["weight_hh_l0"].shape[1]).to(x.dtype)
     layer.load_state_dict(w)
     layer.keep_values = keep_values
     xt = ag.tensor(x)
-
-    def step():
-        layer.zero_grad()
-        out, _ = layer(xt)
-        out.backward(G)
-    return step, lambda: {k: p.grad.data for k, p in layer.named_parameters()}
-
-
-def make_compiled(w, x, G):
-    """nets.LSTM through ag.compile: the first call traces and plans, the step replays."""
-    T, B, I = x.shape
-    layer = nets.LSTM(I, w["weight_hh_l0"].shape[1]).to(x.dtype)
-    layer.load_state_dict(w)
-    xt = ag.tensor(x)
-    run = ag.compile(layer)
-    run(xt)
+    run = ag.compile(layer) if compiled else layer
+    if compiled:
+        run(xt)
 
     def step():
         layer.zero_grad()
@@ -250,7 +239,8 @@ def make_torch_composed(w, x, G):
 
 VARIANTS = {"numpy": make_numpy, "autograph": make_autograph,
             "ag kept": lambda w, x, G: make_autograph(w, x, G, keep_values=True),
-            "ag composed": make_ag_composed, "ag compiled": make_compiled}
+            "ag composed": make_ag_composed,
+            "ag compiled": lambda w, x, G: make_autograph(w, x, G, compiled=True)}
 if torch is not None:
     VARIANTS.update({"torch fused": make_torch_fused, "torch comp.": make_torch_composed})
 VARIANTS["jax"] = make_jax          # run only with --jax, by the Python given there

@@ -451,9 +451,9 @@ class Plan:
                 h = self.home.get(src)
                 if h is None or p.shape[src] != p.shape[key] or p.dtype[src] != p.dtype[key]:
                     continue
-                if h[0] == "rows":
+                if h[0] == "rows":      # the stream's only reader: its rows are key's
                     ok = key in self.loop_of and h[1][0] == self.loop_of[key][0] and \
-                        (self.position(key), q) in h[1][1]
+                        h[1][1] == ((self.position(key), q),)
                 else:
                     ok = self._single(src) == key and self.region(src) == self.region(key) \
                         and self._same_step(node, q)
