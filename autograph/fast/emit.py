@@ -166,8 +166,8 @@ class Emitter:
         if w is None:
             return "v%d" % v
         m, k, j = w
-        if k == self.p.loops[m].n - 1 and self.loop is None:
-            return "b%d_%d" % (m, j)
+        if k == self.p.loops[m].n - 1:
+            return "b%d_%d" % (m, j)        # the loop's variable holds its last step's
         return self.step_value(m, j, str(k))
 
     def step_value(self, m, j, k):
