@@ -289,3 +289,20 @@ def test_a_compiled_function_called_while_another_traces_runs_as_it_is():
         outer(x).backward()
         close(W.grad.numpy(), 2 * x.numpy(), "nested")
     assert inner.traces == 1 and outer.traces == 1
+
+
+@pytest.mark.parametrize("make, options", [
+    (lambda: nets.LSTM(I, H, proj_size=2, num_layers=2), {}),
+    (lambda: nets.RNN(I, H, nonlinearity="relu", bias=False, batch_first=True), {}),
+    (lambda: nets.GRU(I, H, bidirectional=True), {"lengths": [5, 2, 4]}),
+    (lambda: nets.JordanRNN(I, H, 2, output_nonlinearity="softmax"), {}),
+    (lambda: nets.CTRNN(I, H, solver="rk4", unfolds=3, learn_tau=False, bias=False),
+     {"lengths": [5, 2, 4]}),
+    (lambda: nets.PeepholeLSTM(I, H, num_layers=2), {"lengths": [1, 5, 3]}),
+])
+def test_layer_options_compile_alike(make, options):
+    m = make().double()
+    x = ag.tensor(rng.standard_normal((T, B, I)), requires_grad=True)
+    step = ag.compile(lambda x, **kw: m(x, **kw))
+    step(x, **options)
+    assert step.check(x, **options)
