@@ -9,4 +9,10 @@ same:
   row blocks). No code outside the loop ever sees one.
 - ``release``: ``release_unneeded()``, freeing values that no derivative reads.
 - ``allocator``: an explicit call that keeps freed memory in the process between steps.
+- ``compile``: ``ag.compile``, a function traced once per input signature and replayed: its
+  trace (``trace``) becomes a program (``program``) whose repeated steps are rolled into loops
+  (``loops``); what to keep, where to write and how to assemble gradients is decided once
+  (``plan``), and Python source for the forward and backward is written (``emit``, with the
+  templates of ``kernels``) and compiled; ``check`` compares a compiled call with an eager one.
+  The differential test (tests/test_differential.py) holds it to the eager engine.
 """
