@@ -402,17 +402,45 @@ def apply(op, inputs, params=None):
     return t
 
 
-def check_saved(node):
+def freed(node, what="backward"):
+    """The error for a graph that an earlier backward() went through without retain_graph."""
+    return AutogradError(
+        "%s: the graph through '%s'%s was already freed by an earlier backward(); pass "
+        "retain_graph=True to the first backward() to run backward through it again"
+        % (what, node._op.name, where(node)))
+
+
+def mark_done(node):
+    """Backward went through ``node`` without retain_graph: it stays in the graph, for pictures
+    and the debugger, but no second backward may run through it. The mark is a negative
+    ``_epoch`` (the recording time is kept: ``-1 - _epoch``)."""
+    node._epoch = -1 - node._epoch
+
+
+def check_saved(node, again=False):
     """Raise if a value ``node``'s rules read was changed in place after the node was recorded
-    (through a view, too: a transpose of a weight reads the weight's memory). Called by the
-    backward loop when the clock moved since the node was made."""
+    (through a view, too: a transpose of a weight reads the weight's memory), or if a backward
+    pass already went through it. Called by the backward loop when the clock moved since the
+    node was made (a node marked done counts as that). ``again``: the pass only reads the graph
+    (pictures, the debugger after backward), so a node that backward went through may be read,
+    but not one whose saved value was released since."""
     op, epoch = node._op, node._epoch
+    if epoch < 0:
+        if not again:
+            raise freed(node)
+        epoch = -1 - epoch
     saves = op.saves
     if node._version > epoch and (saves is None or "y" in saves):
         raise _changed_error(node, node, "its output")
     for i, x in enumerate(node._inputs):
         if saves is not None and i not in saves:
             continue
+        if again and type(x._data) is Released:
+            raise AutogradError(
+                "%s%s: the value of its input %d (%s) was released after an earlier backward() "
+                "to free memory, so its gradient cannot be computed again; draw or step before "
+                "backward(), or call backward(retain_graph=True)"
+                % (op.name, where(node), i, label(x)))
         seen = x
         while True:                     # down a chain of views to the memory's owner
             if seen._version > epoch:

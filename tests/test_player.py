@@ -83,12 +83,14 @@ def test_big_graphs_are_folded_but_every_step_is_kept(tmp_path):
     assert all(i in data["nodes"] for s in drawn for i in s["ids"])
 
 
-def test_a_freed_graph_says_how_to_keep_it(tmp_path):
-    _, _, e = example1()
+def test_the_player_of_a_graph_after_backward_shows_the_same_pass(tmp_path):
+    a, b, e = example1()
+    before = viz.export_player(e, tmp_path / "before.html").read_text(encoding="utf-8")
     e.backward()
-    with pytest.raises(ag.AutogradError, match="retain_graph=True"):
-        viz.export_player(e, tmp_path / "p.html")
-    assert not (tmp_path / "p.html").exists()
+    grads = a.grad.numpy().copy(), b.grad.numpy().copy()
+    after = viz.export_player(e, tmp_path / "after.html").read_text(encoding="utf-8")
+    assert after == before
+    assert (a.grad.numpy(), b.grad.numpy()) == grads          # no .grad touched again
 
 
 def test_a_frame_colours_visited_nodes_and_outlines_the_current_one(tmp_path):

@@ -176,11 +176,17 @@ def test_leaf_grad_from_an_earlier_backward_is_shown_when_it_differs():
     assert "∂e/∂a = 2\\n.grad 4" in dot
 
 
-def test_freed_graph_says_what_to_do():
+def test_a_picture_after_backward_is_the_picture_before_it():
+    """micrograd's flow: backward, then draw. The gradients drawn are the ones backward
+    computed; a second backward still raises."""
     e, a, b = chapter_example()
+    before = viz.picture(e, edge_labels="local", color_by="grad").dot
+    text = viz.to_text(e)
     e.backward()
-    with pytest.raises(AutogradError, match="retain_graph=True"):
-        viz.picture(e)
+    assert viz.picture(e, edge_labels="local", color_by="grad").dot == before
+    assert viz.to_text(e) == text
+    with pytest.raises(AutogradError, match="already freed by an earlier backward"):
+        e.backward()
 
 
 # -- time -------------------------------------------------------------------------------------
