@@ -137,23 +137,21 @@ class Tiling:
         widths of the table's columns and the heights of its rows (integer points)."""
         sizes = [self._size(self.step_layout[u]["bb"]) for u in units]
         n = len(units)
-        along = max(s[0] for s in sizes) + GAP             # the cells' length along time
-        across = sum(s[1] for s in sizes) / n + GAP
+        length = max(s[0] for s in sizes)                   # of every cell, along time
+        breadth = sum(s[1] for s in sizes) / n              # of a row, across it (on average)
         wide = self.main[0] != 0                            # time runs across the page
-        cols = math.sqrt(n * across / along * (ASPECT if wide else 1 / ASPECT))
+        cols = math.sqrt(n * (breadth + GAP) / (length + GAP) * (ASPECT if wide else 1 / ASPECT))
         cols = max(1, min(n, int(round(cols))))
-        lines = -(-n // cols)
-        extent = [0] * lines                                # each row's size across time
+        rows = [0] * -(-n // cols)                          # each row's breadth
         for j, s in enumerate(sizes):
-            extent[j // cols] = max(extent[j // cols], s[1])
-        along = [int(math.ceil(along - GAP))] * cols
-        across = [int(math.ceil(x)) for x in extent]
+            rows[j // cols] = max(rows[j // cols], s[1])
+        along, across = [int(math.ceil(length))] * cols, [int(math.ceil(x)) for x in rows]
         cells = []
         for j in range(n):
-            line, pos = divmod(j, cols)
+            row, pos = divmod(j, cols)
             if self.main[0] < 0 or self.main[1] > 0:        # RL, BT: time runs backwards
                 pos = cols - 1 - pos
-            cells.append((line, pos) if wide else (pos, line))
+            cells.append((row, pos) if wide else (pos, row))
         widths, heights = (along, across) if wide else (across, along)
         return {"cols": cols, "cells": cells, "widths": widths, "heights": heights}
 
@@ -283,23 +281,29 @@ class Tiling:
     def _lane(self, a, b, p, q, j):
         """Control points from p (leaving step a) to q (entering step b of the same grid):
         straight on to the next cell of a row, else along the gaps between the cells."""
-        u = lambda pt: pt[0] * self.main[0] + pt[1] * self.main[1]          # noqa: E731
-        v = lambda pt: pt[0] * self.wrap[0] + pt[1] * self.wrap[1]          # noqa: E731
-        back = lambda uu, vv: (uu * self.main[0] + vv * self.wrap[0],     # noqa: E731
-                               uu * self.main[1] + vv * self.wrap[1])
         (g, ja), (_, jb) = self.cell[a], self.cell[b]
-        cols = self.grids[g]["cols"]
-        if jb == ja + 1 and jb % cols:
-            d = (u(q) - u(p)) / 2
-            return [back(u(p) + d, v(p)), back(u(q) - d, v(q)), q]
-        ra, rb = self.rects[a], self.rects[b]
-        ua = max(u((ra[0], ra[1])), u((ra[2], ra[3])))          # the far side of a's cell
-        ub = min(u((rb[0], rb[1])), u((rb[2], rb[3])))          # the near side of b's cell
-        vb = min(v((rb[0], rb[1])), v((rb[2], rb[3])))          # the top of b's row
+        (pu, pv), (qu, qv) = self._flow(p), self._flow(q)
+        if jb == ja + 1 and jb % self.grids[g]["cols"]:
+            d = (qu - pu) / 2
+            return [self._page(pu + d, pv), self._page(qu - d, qv), q]
+        ra, rb = ([self._flow(r[:2]), self._flow(r[2:])] for r in (self.rects[a], self.rects[b]))
+        far = max(u for u, _ in ra)                         # the far side of a's cell
+        near = min(u for u, _ in rb)                        # the near side of b's cell
+        top = min(v for _, v in rb)                         # the top of b's row
         k = self.lanes[(a, b), self.edges[j].src]
-        turn_a, turn_b, row = ua + GAP / 2 + k, ub - GAP / 2 - k, vb - GAP / 2 - k
-        path = [p, back(turn_a, v(p)), back(turn_a, row), back(turn_b, row), back(turn_b, v(q)), q]
+        out, back, row = far + GAP / 2 + k, near - GAP / 2 - k, top - GAP / 2 - k
+        path = [p, self._page(out, pv), self._page(out, row), self._page(back, row),
+                self._page(back, qv), q]
         return _rounded(path)[1:]
+
+    def _flow(self, pt):
+        """A point's (distance along time, distance across the rows)."""
+        return (pt[0] * self.main[0] + pt[1] * self.main[1],
+                pt[0] * self.wrap[0] + pt[1] * self.wrap[1])
+
+    def _page(self, u, v):
+        """The point at (u along time, v across the rows)."""
+        return (u * self.main[0] + v * self.wrap[0], u * self.main[1] + v * self.wrap[1])
 
 
 # -- reading dot's output and writing positions -----------------------------------------------
