@@ -1,11 +1,11 @@
 """Anomaly detection: find the op that first made a NaN or Inf, forward or backward.
 
-Only called when ``detect_anomaly()`` is on, so none of this runs on the ordinary hot path.
+Only called when ``detect_anomaly()`` is on, so none of this runs on the ordinary hot path; the
+backward pass then runs the reference engine, so every contribution checked is the table's own.
 """
 import numpy as np
 
 from .errors import AnomalyError
-from .primitives import dense
 from .tensor import Tensor, user_frame
 
 
@@ -26,20 +26,19 @@ def _origin(node):
 def check_forward(t, op, inputs, params):
     """Called on each new tensor: remember where it was made; blame it if it is the producer."""
     t._origin = user_frame()
-    if not _finite(t.data) and all(_finite(x.data) for x in inputs):
+    if not _finite(t._data) and all(_finite(x._data) for x in inputs):
         raise AnomalyError(
             "%s produced %s in the forward pass%s from finite inputs of shapes %s -> output %s; "
             "created at %s. Its inputs were finite, so this op is where it started: check the "
             "values they take there (log or sqrt of a negative number, 0/0, exp overflowing)"
-            % (op.name, _what(t.data), _scope(t), ", ".join(str(x.shape) for x in inputs),
+            % (op.name, _what(t._data), _scope(t), ", ".join(str(x.shape) for x in inputs),
                t.shape, t._origin))
 
 
 def check_backward(node, i, g, gi):
     """Called on each gradient contribution: blame the op whose rule made it non-finite."""
-    value = dense(gi)
-    value = value.data if isinstance(value, Tensor) else value
-    upstream = g.data if isinstance(g, Tensor) else g
+    value = gi._data if isinstance(gi, Tensor) else gi
+    upstream = g._data if isinstance(g, Tensor) else g
     if not _finite(value) and _finite(upstream):
         x = node._inputs[i]
         raise AnomalyError(
@@ -54,7 +53,7 @@ def check_backward(node, i, g, gi):
 def check_arrived(node, g, hooked, is_root):
     """Called on each node's complete gradient: every contribution was checked finite when it
     was made, so a non-finite total was made by adding them up, by a hook, or came as the seed."""
-    value = g.data if isinstance(g, Tensor) else g
+    value = g._data if isinstance(g, Tensor) else g
     if _finite(value):
         return
     what = "%s (%s, shape %s)%s" % (node.op_name or "a leaf", node.name or "unnamed", node.shape,

@@ -7,42 +7,57 @@ heap is the only stack, and graphs of any depth run within any recursion limit.
 The same loop serves ``Tensor.backward``, the functional transforms (gradients of chosen inputs,
 ``.grad`` untouched) and the debugger's stepper (``trace=True`` makes it yield one event per node),
 so a stepped backward accumulates in exactly the order of an ordinary one.
+
+Read with ``speed`` false, the loop is the reference: each node applies its rules from the table
+(rules.py) and contributions are added as numpy adds them. With ``speed`` (the default, except
+under ``create_graph``, anomaly detection or ``ag.reference()``) a few rules send lazy gradients
+(fast/lazy.py), the outputs of a split are joined in one go, buffers the loop allocated are
+added into in place, and 0-d values are computed as numpy scalars. Lazy gradients never leave the
+loop: what it deposits, reports or hands to a hook is dense.
 """
 from heapq import heappop, heappush
 
 import numpy as np
 
-from . import modes
 from .anomaly import check_arrived, check_backward
 from .errors import AutogradError
-from .primitives import LAZY, Rows, added, dense, sum_to, xp
+from .fast.lazy import JOIN, LAZY, Rows, accumulate, dense, takes_rows
+from .graph import freed
+from .modes import current, enable_grad
+from .rules import split, sum_to
+from .numerics import scatter_add
 from .ops import astype
-from .tensor import Tensor, as_array, constant
+from .tensor import Tensor, as_array, check_saved, clock, constant, where
 
 
 class Event:
-    """What one node of the backward pass did (the stepper's raw material)."""
+    """What one node of the backward pass did (the stepper's raw material): ``grad_out`` its
+    complete gradient, ``contributions`` the (input position, array) it sent to its inputs."""
 
-    __slots__ = ("node", "grad_out", "contributions", "grads")
+    __slots__ = ("node", "grad_out", "contributions")
 
-    def __init__(self, node, grad_out, contributions, grads):
-        self.node, self.grad_out, self.contributions, self.grads = node, grad_out, contributions, grads
+    def __init__(self, node, grad_out, contributions):
+        self.node, self.grad_out, self.contributions = node, grad_out, contributions
 
 
 def seed(root, gradient, create_graph):
     """The starting gradient d root / d root, checked against the root's shape."""
+    if not isinstance(root, Tensor):
+        raise AutogradError("backward: expected an autograph Tensor, got %s"
+                            % type(root).__name__)
     if not root.requires_grad:
         raise AutogradError(
             "backward: this tensor (shape %s) does not require grad and has no graph; create the "
             "inputs with requires_grad=True, and do not compute it inside no_grad()" % (root.shape,))
     if gradient is None:
-        if root.data.size != 1:
+        if root._data.size != 1:
             raise AutogradError(
                 "backward: the output has shape %s, not a scalar; pass gradient= (an array of "
                 "that shape) or reduce it first, e.g. out.sum().backward()" % (root.shape,))
-        g = np.ones_like(root.data)
+        g = np.ones_like(root._data)
     else:
-        g = as_array(gradient, root.dtype if not isinstance(gradient, np.ndarray) else None)
+        g = as_array(gradient, root.dtype if not isinstance(gradient, (np.ndarray, Tensor))
+                     else None)
         if g.shape != root.shape:
             raise AutogradError("backward: gradient has shape %s but the output has shape %s; "
                                 "they must match" % (g.shape, root.shape))
@@ -78,31 +93,35 @@ def node_grads(root, gradient=None):
 
 def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=False):
     """The backward loop, as a generator that yields an ``Event`` per node when ``trace``."""
-    anomaly = modes.anomaly
+    st = current()
+    anomaly = st.anomaly
+    speed = st.fast and not create_graph and not anomaly
     wanted = None if inputs is None else {t._id for t in inputs}
     floor = min(wanted) if wanted else 0          # nothing older than the oldest input matters
-    if type(g) is np.ndarray and not g.ndim:
+    joint = speed and not wanted                  # (a stepper without deposits: wanted is empty)
+    now = clock.now                               # in-place changes so far
+    if speed and type(g) is np.ndarray and not g.ndim:
         g = g[()]
     grads = {root._id: g}
     nodes = {root._id: root}                      # pending nodes by id; the heap holds their ids
     owned = set()                                 # buffers this loop allocated: safe to add into
     heap = [-root._id]
     pop, push, pending = heappop, heappush, grads.get      # locals: this loop runs per node
-    joint = not (create_graph or anomaly or wanted)
-    with modes.enable_grad() if create_graph else _nothing:
+    with enable_grad() if create_graph else _nothing:
         while heap:
             key = -pop(heap)
             node = nodes.pop(key, None)
             if node is None:        # an output of a split, taken with its siblings
                 continue
             g = grads.pop(key)
-            if type(g) in LAZY and not (type(g) is Rows and _takes_rows(node)):
+            if speed and type(g) in LAZY and not (type(g) is Rows and joint and takes_rows(node)):
                 g = g.dense()
                 owned.add(key)
             if node._hooks:
                 if anomaly:
                     check_arrived(node, g, False, key == root._id)
                 g = _run_hooks(node, g, create_graph)
+                now = clock.now                   # a hook may change a value in place
             if anomaly:
                 check_arrived(node, g, bool(node._hooks), key == root._id)
             op = node._op
@@ -113,66 +132,70 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                     found[key] = g if create_graph else constant(_own(g, key in owned, node))
                 if op is None:
                     if trace:
-                        yield Event(node, g, (), grads)
+                        yield Event(node, g, ())
                     continue
             ins = node._inputs
             if ins is None:
-                raise AutogradError(
-                    "backward: the graph through '%s'%s was already freed by an earlier "
-                    "backward(); pass retain_graph=True to the first backward() to run backward "
-                    "through it again" % (op.name, _where(node)))
+                raise freed(node)
+            if node._epoch < now:           # something was changed in place since it was made
+                check_saved(node)
             params = node._params
             if create_graph:
                 y, args = node, ins
-            else:
-                y = node.data
+            elif not speed or node._data.ndim:
+                y = node._data
                 # spelt out for one and two inputs: a comprehension costs a call per node
-                if y.ndim:
-                    args = (ins[0].data, ins[1].data) if len(ins) == 2 else (
-                        (ins[0].data,) if len(ins) == 1 else [t.data for t in ins])
-                else:
-                    # 0-d arrays as numpy scalars: arithmetic on them is ten times faster, and
-                    # mixing a scalar with a 0-d array is slower still
-                    y = y[()]
-                    args = (ins[0].data[()], ins[1].data[()]) if len(ins) == 2 else (
-                        (ins[0].data[()],) if len(ins) == 1 else [t.data[()] for t in ins])
+                args = (ins[0]._data, ins[1]._data) if len(ins) == 2 else (
+                    (ins[0]._data,) if len(ins) == 1 else [t._data for t in ins])
+            else:
+                # 0-d arrays as numpy scalars: arithmetic on them is ten times faster, and
+                # mixing a scalar with a 0-d array is slower still
+                y = node._data[()]
+                args = (ins[0]._data[()], ins[1]._data[()]) if len(ins) == 2 else (
+                    (ins[0]._data[()],) if len(ins) == 1 else [t._data[()] for t in ins])
             taken = None
-            if joint and op.joint is not None:
+            if joint and op is split:
                 taken = [] if trace else None
                 g = _siblings(node, key, g, nodes, grads, retain_graph, taken)
-                rules = op.joint
+                rules = JOIN
             else:
-                rules = op.vjp
+                rules = op.fast if speed else op.vjp
+            every = op.vjp_all(g, y, *args, **params) if op.vjp_all is not None and \
+                not taken else None
             sent = [] if trace else None
             for i, x in enumerate(ins):
                 k = x._id
                 if not x.requires_grad or k < floor:
                     continue
-                gi = rules[i](g, y, *args, **params) if params else rules[i](g, y, *args)
-                if gi.shape != x.data.shape:
-                    gi = sum_to(gi, x.data.shape)
+                if every is not None:
+                    gi = every[i]
+                else:
+                    gi = rules[i](g, y, *args, **params) if params else rules[i](g, y, *args)
+                if gi.shape != x._data.shape:
+                    gi = sum_to(gi, x._data.shape)
                 if anomaly:
                     check_backward(node, i, g, gi)
                 if trace:
-                    sent.append((i, gi))
+                    sent.append((i, dense(gi)))
                 prev = pending(k)
                 if prev is None:
                     grads[k] = gi
                     nodes[k] = x
                     push(heap, -k)
-                elif create_graph or isinstance(prev, np.generic) and type(gi) not in LAZY:
-                    grads[k] = prev + gi                 # no buffer to reuse
+                elif not speed or isinstance(prev, np.generic) and type(gi) not in LAZY:
+                    grads[k] = prev + gi
                 else:
-                    grads[k] = _accumulate(prev, gi, k, owned)
+                    grads[k] = accumulate(prev, gi, k, owned)
             if not retain_graph:
                 node._inputs = node._params = None
             if trace:
                 if taken is None:
-                    yield Event(node, dense(g), sent, grads)
+                    yield Event(node, dense(g), sent)
                 else:       # each output of the split as it would have been stepped alone
                     for s, j in taken:
-                        piece = [(0, xp.scatter(g[j], params["parts"].indices[j], ins[0].shape))]
-                        yield Event(s, g[j], piece if sent else [], grads)
+                        piece = [(0, scatter_add(g[j], params["parts"].indices[j],
+                                                 ins[0].shape))] if sent else []
+                        yield Event(s, g[j], piece)
 
 
 def _siblings(node, key, g, nodes, grads, retain_graph, taken=None):
@@ -188,9 +211,13 @@ def _siblings(node, key, g, nodes, grads, retain_graph, taken=None):
         taken.append((node, part))
     for j in range(len(parts) - 1, -1, -1):
         s = nodes.get(key - part + j) if j != part else None
-        if s is None or s._op is not node._op or s._inputs[0] is not x \
-                or s._params["parts"] is not parts or s._params["part"] != j:
+        if s is None:
             continue                # no gradient reached it
+        if s._inputs is None:       # a gradient reached it, but an earlier backward freed it
+            raise freed(s)
+        if s._op is not node._op or s._inputs[0] is not x or s._params["parts"] is not parts \
+                or s._params["part"] != j:
+            continue
         k = s._id
         del nodes[k]
         gj = grads.pop(k)
@@ -208,36 +235,11 @@ def _siblings(node, key, g, nodes, grads, retain_graph, taken=None):
     return gs
 
 
-def _takes_rows(node):
-    """The node's rules take its gradient in row blocks as they are (Primitive.rows), and
-    nothing else reads that gradient."""
-    op, ins = node._op, node._inputs
-    return op is not None and op.rows is not None and ins is not None and not node._hooks \
-        and not node._retain and op.rows(*[x.data for x in ins])
-
-
-def _accumulate(prev, gi, key, owned):
-    if type(prev) in LAZY:
-        if type(gi) is type(prev):
-            merged = prev.merge(gi)
-            if merged is not prev:
-                owned.add(key)
-            return merged
-        prev = prev.dense()
-        owned.add(key)
-    if key in owned:
-        return gi.add_into(prev) if type(gi) in LAZY else added(prev, gi)
-    owned.add(key)
-    if type(gi) in LAZY:
-        return gi.add_into(np.array(prev, dtype=np.result_type(prev, gi.dtype)))
-    return prev + gi
-
-
 def _own(g, owned, node):
     """A fresh array of the tensor's dtype (a gradient may be a view shared with another)."""
-    if owned and type(g) is np.ndarray and g.dtype == node.data.dtype:
+    if owned and type(g) is np.ndarray and g.dtype == node._data.dtype:
         return g
-    return np.array(g, dtype=node.data.dtype)
+    return np.array(g, dtype=node._data.dtype)
 
 
 def _deposit(t, g, owned, create_graph):
@@ -249,7 +251,7 @@ def _deposit(t, g, owned, create_graph):
     elif t.grad is None:
         t.grad = constant(_own(g, owned, t))
     else:
-        t.grad = constant(np.asarray(t.grad.data + g, dtype=t.data.dtype))
+        t.grad = constant(np.asarray(t.grad._data + g, dtype=t._data.dtype))
 
 
 def _run_hooks(node, g, create_graph):
@@ -260,13 +262,10 @@ def _run_hooks(node, g, create_graph):
             out = out if isinstance(out, Tensor) else constant(as_array(out))
             if out.shape != node.shape:
                 raise AutogradError("register_hook: the hook returned a gradient of shape %s "
-                                    "for a tensor of shape %s%s" % (out.shape, node.shape, _where(node)))
-            g = out if create_graph else out.data
+                                    "for a tensor of shape %s%s" % (out.shape, node.shape,
+                                                                    where(node)))
+            g = out if create_graph else out._data
     return g
-
-
-def _where(node):
-    return " (scope '%s')" % node._scope if node._scope else ""
 
 
 class _Nothing:
@@ -278,3 +277,13 @@ class _Nothing:
 
 
 _nothing = _Nothing()
+
+
+def pull(node, p, g):
+    """g · ∂node/∂input_p: one step back along one edge, with the table's own rule (the
+    reference: dense, whatever the speed layer would do). For the debugger and the pictures."""
+    x = node._inputs[p]
+    args = [i._data for i in node._inputs]
+    op, params = node._op, node._params
+    gi = op.vjp[p](g, node._data, *args, **params) if params else op.vjp[p](g, node._data, *args)
+    return sum_to(gi, x._data.shape) if gi.shape != x._data.shape else gi

@@ -7,13 +7,13 @@ rule sets together. ``order=2`` repeats all of it on the first derivative.
 import numpy as np
 
 from .errors import GradcheckError
-from .forward import graph_nodes
+from .graph import walk
 from .tensor import Tensor, as_array
 from .transforms import jacobian, jvp, vjp
 
 
 def _float64(x):
-    return np.array(x.data if isinstance(x, Tensor) else as_array(x), dtype=np.float64)
+    return np.array(x._data if isinstance(x, Tensor) else as_array(x), dtype=np.float64)
 
 
 def numerical_jacobian(f, inputs, i, eps):
@@ -32,7 +32,7 @@ def numerical_jacobian(f, inputs, i, eps):
 
 def _eval(f, arrays):
     out = f(*[Tensor(a) for a in arrays])
-    return np.asarray(out.data if isinstance(out, Tensor) else out, dtype=np.float64)
+    return np.asarray(out._data if isinstance(out, Tensor) else out, dtype=np.float64)
 
 
 def _ops_in(f, inputs):
@@ -40,14 +40,14 @@ def _ops_in(f, inputs):
     if not isinstance(out, Tensor):
         return "?"
     names = []
-    for node in graph_nodes([out]):
+    for node in walk([out], what="gradcheck"):
         if node._op is not None and node._op.name not in names:
             names.append(node._op.name)
     return ", ".join(names) or "no recorded op"
 
 
 def _compare(what, got, want, atol, rtol, f, inputs):
-    got = np.asarray(got.data if isinstance(got, Tensor) else got, dtype=np.float64)
+    got = np.asarray(got._data if isinstance(got, Tensor) else got, dtype=np.float64)
     if got.shape != want.shape:
         raise GradcheckError("%s: shape %s, expected %s (ops: %s)"
                              % (what, got.shape, want.shape, _ops_in(f, inputs)))
@@ -78,7 +78,7 @@ def gradcheck(f, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, modes=("rev", "fwd")
             back = vjp(lambda x: f(*_with(inputs, i, x)), inputs[i])[1](u)[0]
             fwd = jvp(lambda x: f(*_with(inputs, i, x)), (inputs[i],), (v,))[1]
             _compare("dot-product test <vjp(u), v> = <u, jvp(v)> for input %d" % i,
-                     np.sum(back.data * v), np.sum(u * fwd.data), atol, rtol, f, inputs)
+                     np.sum(back._data * v), np.sum(u * fwd._data), atol, rtol, f, inputs)
     if order >= 2:
         u = rng.standard_normal(out.shape)
 

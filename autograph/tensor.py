@@ -1,29 +1,50 @@
 """The Tensor and the per-op dispatch that records the graph.
 
-A Tensor is a variable node of the graph. When it was computed from tensors that require grad it
-also holds the record of the op that made it: the primitive (``_op``), its input tensors in order
-(``_inputs``), the op's non-tensor arguments (``_params``), the scope path and a creation counter
-(``_id``) that is its stable id. Inputs never point back at their outputs, so a graph holds no
-reference cycle and is freed the moment it is dropped.
+A Tensor is a variable node of the graph. It holds its array (``_data``; user code sees it as
+``t.data``) and, when it was computed from tensors that require grad, the record of the op that
+made it: the primitive (``_op``), its input tensors in order (``_inputs``), the op's non-tensor
+arguments (``_params``), the scope path and a creation counter (``_id``) that is its stable id.
+Inputs never point back at their outputs, so a graph holds no reference cycle and is freed the
+moment it is dropped.
+
+In-place changes are counted, as PyTorch's version counters do: every write into a tensor's
+array through ``t.data``, an in-place operator or an optimizer stamps the tensor with a tick of
+one process-wide clock (``_version``), and a recorded node remembers the clock when it was made
+(``_epoch``). A backward rule that needs a value changed after its node was recorded raises
+instead of computing with the new value (``check_saved``).
 """
 import itertools
 import sys
 
 import numpy as np
 
-from . import modes
 from .errors import AutogradError, ShapeError
-from .release import EVERY as RELEASE_EVERY, MIN_BYTES as RELEASE_BYTES, is_released, recent, sweep
+from .modes import _lookup, current
 
 _ids = itertools.count()
 _default_dtype = np.dtype(np.float32)
 _ndarray = np.ndarray
 
 
+class Clock:
+    """Ticks once per in-place change anywhere in the process (see ``changed``)."""
+
+    __slots__ = ("now",)
+
+    def __init__(self):
+        self.now = 0
+
+
+clock = Clock()
+
+
 def set_default_dtype(dtype):
-    """The dtype given to Python numbers and lists (float32 unless set)."""
+    """The dtype given to Python floats and lists of them (float32 unless set)."""
     global _default_dtype
-    _default_dtype = np.dtype(dtype)
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise AutogradError("set_default_dtype: expected a floating dtype, got %s" % dtype)
+    _default_dtype = dtype
 
 
 def get_default_dtype():
@@ -31,45 +52,176 @@ def get_default_dtype():
 
 
 def as_array(data, dtype=None):
-    """numpy arrays keep their dtype; Python numbers and lists get the default dtype."""
+    """An array for ``data`` without copying an array: numpy arrays keep their dtype; Python
+    floats (and lists of them) get the default float dtype, ints int64, bools bool, as PyTorch."""
     if isinstance(data, Tensor):
-        data = data.data
-    if dtype is None and not isinstance(data, (np.ndarray, np.generic)):
-        arr = np.asarray(data)
-        if arr.dtype.kind in "biuf":
-            return arr.astype(_default_dtype)
-        return arr
-    return np.asarray(data, dtype=dtype)
+        data = data._data
+    if dtype is not None:
+        return np.asarray(data, dtype=dtype)
+    if isinstance(data, (np.ndarray, np.generic)):
+        return np.asarray(data)
+    arr = np.asarray(data)
+    kind = arr.dtype.kind
+    if kind == "f":
+        return arr.astype(_default_dtype, copy=False)
+    if kind in "iu":
+        return arr.astype(np.int64, copy=False)
+    if kind == "c":
+        return arr.astype(np.complex128 if _default_dtype == np.float64 else np.complex64,
+                          copy=False)
+    return arr
+
+
+def changed(t):
+    """Count an in-place change of ``t``'s array (see the module's docstring)."""
+    clock.now += 1
+    t._version = clock.now
+
+
+class Data(np.ndarray):
+    """A tensor's array as user code sees it (``t.data``): it reads as an ndarray, and a write
+    through it (``t.data[...] = v``, ``t.data -= x``, ``np.add(a, b, out=t.data)``) goes into the
+    tensor's array and counts as an in-place change, so that a backward pass needing the old value
+    raises instead of using the new one. Writers that bypass Python (``np.copyto``) meet a
+    read-only array. Arithmetic on it gives plain ndarrays."""
+
+    def __array_finalize__(self, obj):
+        self._tensor = getattr(obj, "_tensor", None)
+
+    def _writable(self):
+        t = self._tensor
+        if t is not None:
+            check_writable(t, "a write into .data")
+            changed(t)
+        w = self.view(np.ndarray)
+        w.flags.writeable = True
+        return w
+
+    def __setitem__(self, index, value):
+        self._writable()[index] = value._data if isinstance(value, Tensor) else value
+
+    def fill(self, value):
+        self._writable().fill(value)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        inputs = tuple(x.view(np.ndarray) if isinstance(x, Data) else x for x in inputs)
+        if out is None:
+            return getattr(ufunc, method)(*inputs, **kwargs)
+        kwargs["out"] = tuple(o._writable() if isinstance(o, Data) else o for o in out)
+        getattr(ufunc, method)(*inputs, **kwargs)
+        return out[0] if len(out) == 1 else out
+
+    def __repr__(self):
+        return repr(self.view(np.ndarray))
+
+    def __reduce__(self):       # pickles and deep copies as the plain array it shows
+        return self.view(np.ndarray).__reduce__()
+
+
+def check_writable(t, what):
+    """Refuse an in-place change that would go unnoticed: of a released value, of a read-only
+    array, or of a view that an op made of another tensor's memory."""
+    data = t._data
+    if is_released(data):
+        raise AutogradError("%s: the value of %s was released by release_unneeded() (no "
+                            "derivative reads it), so there is nothing to change"
+                            % (what, label(t)))
+    op = t._op
+    if op is not None and op.view and (t._inputs is None or np.may_share_memory(
+            data, t._inputs[0]._data)):
+        raise AutogradError("%s: %s is a view of another tensor's memory (made by %s); change "
+                            "that tensor instead, or make a copy first (ag.tensor(t))"
+                            % (what, label(t), op.name))
+    if not data.flags.writeable:
+        raise AutogradError("%s: the array of %s is read-only (a broadcast, or an array shared "
+                            "read-only); make a copy first (ag.tensor(t))" % (what, label(t)))
+
+
+class Released(np.ndarray):
+    """The shape-only stand-in (no memory) for a value that release_unneeded() freed."""
+
+
+_NANS = {}
+
+
+def released(data):
+    """A stand-in of ``data``'s shape and dtype: a read-only view of one NaN."""
+    nan = _NANS.get(data.dtype)
+    if nan is None:
+        nan = _NANS[data.dtype] = np.full((), np.nan if data.dtype.kind in "fc" else 0,
+                                          data.dtype)
+        nan.flags.writeable = False
+    return Released(data.shape, data.dtype, buffer=nan, strides=(0,) * data.ndim)
+
+
+def is_released(data):
+    return type(data) is Released
+
+
+def label(t):
+    """A tensor as messages name it: its name, else its op and id."""
+    if t.name is not None:
+        return repr(str(t.name))
+    return "%s#%d" % (t._op.name if t._op is not None else ("input" if t.requires_grad else
+                                                              "const"), t._id)
 
 
 class Tensor:
     """A numpy array that remembers how it was computed."""
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "_id", "_op", "_inputs", "_params",
-                 "_scope", "_hooks", "_retain", "_origin", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "name", "_id", "_op", "_inputs", "_params",
+                 "_scope", "_hooks", "_retain", "_origin", "_epoch", "_version", "__weakref__")
     __array_ufunc__ = None      # ndarray <op> Tensor defers to Tensor's reflected operator
     __hash__ = object.__hash__  # == is elementwise, identity stays the hash
 
     def __init__(self, data, dtype=None, requires_grad=False, name=None):
-        self.data = as_array(data, dtype)
-        if requires_grad and self.data.dtype.kind not in "fc":
+        """A leaf holding a copy of ``data`` (as ``torch.tensor``); ``ag.from_numpy`` shares."""
+        data = as_array(data, dtype)
+        self._data = np.array(data, copy=True)
+        if requires_grad and self._data.dtype.kind not in "fc":
             raise AutogradError("tensor: only floating tensors can require grad, got dtype %s; "
-                                "pass dtype=np.float32 or np.float64" % self.data.dtype)
+                                "pass floating values or dtype=ag.float32"
+                                % self._data.dtype)
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self.name = name
         self._id = next(_ids)
         self._op = self._inputs = self._params = self._hooks = self._origin = None
-        self._scope = modes.scope_path
+        self._scope = current().scope
         self._retain = False
+        self._version = 0
 
     # -- facts -----------------------------------------------------------------------------
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
-    size = property(lambda self: self.data.size)
-    released = property(is_released, doc="True when release_unneeded() freed the value (no "
-                         "derivative reads it); shape and dtype remain.")
+    @property
+    def data(self):
+        """The values, as a view whose writes are counted as in-place changes."""
+        if type(self._data) is Released:
+            return self._data       # read-only, and says what it is
+        v = self._data.view(Data)
+        v._tensor = self
+        v.flags.writeable = False
+        return v
+
+    @data.setter
+    def data(self, value):
+        data = self._data
+        if isinstance(value, Data) and value._tensor is self and value.shape == data.shape \
+                and value.strides == data.strides and value.dtype == data.dtype \
+                and value.ctypes.data == data.ctypes.data:
+            return                  # t.data -= x: written (and counted) in place already
+        if isinstance(value, Tensor):
+            value = value._data
+        # another tensor's values are copied: two tensors never share a counted array
+        self._data = np.array(value) if isinstance(value, Data) else np.asarray(value)
+        changed(self)
+
+    shape = property(lambda self: self._data.shape)
+    ndim = property(lambda self: self._data.ndim)
+    dtype = property(lambda self: self._data.dtype)
+    size = property(lambda self: self._data.size)
+    released = property(lambda self: is_released(self._data),
+                        doc="True when release_unneeded() freed the value (no derivative "
+                            "reads it); shape and dtype remain.")
     is_leaf = property(lambda self: self._op is None,
                        doc="True unless the tensor was computed by a recorded op.")
     op_name = property(lambda self: self._op.name if self._op is not None else None)
@@ -77,40 +229,49 @@ class Tensor:
     id = property(lambda self: self._id, doc="Stable id: the creation counter.")
 
     def numpy(self):
+        """The values (shares memory; writes are counted, as through ``.data``)."""
         return self.data
 
     def item(self):
-        return self.data.item()
+        return self._data.item()
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        if copy:
+            return np.array(self._data, dtype=dtype, copy=True)
+        return self.data if dtype is None or dtype == self._data.dtype else \
+            self._data.astype(dtype)
 
     def __len__(self):
-        if not self.data.ndim:
+        if not self._data.ndim:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self._data)
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
     def __float__(self):
-        return float(self.data)
+        return float(self._data)
 
     def __int__(self):
-        return int(self.data)
+        return int(self._data)
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub" or self._data.ndim:
+            raise TypeError("only 0-d integer tensors can be used as an index")
+        return int(self._data)
 
     def __bool__(self):
-        return bool(self.data)
+        return bool(self._data)
 
     def __repr__(self):
         if self.released:
-            body = "<released: no derivative reads it>, shape=%s" % (self.data.shape,)
+            body = "<released: no derivative reads it>, shape=%s" % (self._data.shape,)
         else:
-            body = np.array2string(self.data, precision=4, separator=", ", threshold=20,
+            body = np.array2string(self._data, precision=4, separator=", ", threshold=20,
                                    prefix="tensor(")
         extra = ""
-        if self.data.dtype != _default_dtype:
-            extra += ", dtype=%s" % self.data.dtype
+        if self._data.dtype != _default_dtype:
+            extra += ", dtype=%s" % self._data.dtype
         if self._op is not None:
             extra += ", op=%s" % self._op.name
         elif self.requires_grad:
@@ -126,8 +287,10 @@ class Tensor:
         backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     def detach(self):
-        """The same values, cut from the graph."""
-        return Tensor(self.data, name=self.name)
+        """The same values (sharing memory), cut from the graph."""
+        t = constant(self._data)
+        t.name = self.name
+        return t
 
     def retain_grad(self):
         """Keep ``.grad`` on this non-leaf after backward."""
@@ -153,6 +316,9 @@ class Tensor:
         if not self.is_leaf:
             raise AutogradError("requires_grad_: only leaves can change requires_grad; "
                                 "use detach() first")
+        if flag and self._data.dtype.kind not in "fc":
+            raise AutogradError("requires_grad_: only floating tensors can require grad, got "
+                                "dtype %s" % self._data.dtype)
         self.requires_grad = bool(flag)
         return self
 
@@ -172,13 +338,15 @@ _new = object.__new__
 
 
 def constant(data):
-    """A leaf that never requires grad (used for literals inside expressions)."""
+    """A leaf that never requires grad, holding ``data`` without a copy (literals inside
+    expressions, arrays shared with numpy)."""
     t = _new(Tensor)
-    t.data = data if type(data) is _ndarray else np.asarray(data)
+    t._data = data if type(data) is _ndarray else np.asarray(data)
     t.grad = t._op = t._inputs = t._params = t._hooks = t._origin = t.name = None
     t.requires_grad = t._retain = False
     t._id = next(_ids)
-    t._scope = modes.scope_path
+    t._version = 0
+    t._scope = (_lookup(None) or current()).scope
     return t
 
 
@@ -186,9 +354,9 @@ def lift(x, like):
     """``x`` as a Tensor; a Python number takes the dtype of the tensor it is combined with."""
     if isinstance(x, Tensor):
         return x
-    dtype = like.data.dtype
+    dtype = like._data.dtype
     if (type(x) is float or isinstance(x, (int, float)) and not isinstance(x, bool)) \
-            and dtype.kind == "f":
+            and dtype.kind in "fc":
         return constant(np.asarray(x, dtype))
     return constant(as_array(x))
 
@@ -197,39 +365,74 @@ def apply(op, inputs, params=None):
     """Run ``op.forward`` on the inputs' arrays and record the node when gradients flow."""
     try:
         if params:
-            data = op.forward(inputs[0].data, **params) if len(inputs) == 1 else op.forward(
-                *[t.data for t in inputs], **params)
+            data = op.forward(inputs[0]._data, **params) if len(inputs) == 1 else op.forward(
+                *[t._data for t in inputs], **params)
         elif len(inputs) == 2:
-            data = op.forward(inputs[0].data, inputs[1].data)
+            data = op.forward(inputs[0]._data, inputs[1]._data)
         elif len(inputs) == 1:
-            data = op.forward(inputs[0].data)
+            data = op.forward(inputs[0]._data)
         elif len(inputs) == 3:
-            data = op.forward(inputs[0].data, inputs[1].data, inputs[2].data)
+            data = op.forward(inputs[0]._data, inputs[1]._data, inputs[2]._data)
         else:
-            data = op.forward(*[t.data for t in inputs])
-    except (ValueError, IndexError) as err:
+            data = op.forward(*[t._data for t in inputs])
+    except (ValueError, IndexError, TypeError) as err:
         raise ShapeError(describe(op, inputs, params, err)) from None
     t = _new(Tensor)
-    t.data = data if type(data) is _ndarray else np.asarray(data)
+    t._data = data if type(data) is _ndarray else np.asarray(data)
     t.grad = t._hooks = t._origin = t.name = None
     t._retain = False
+    t._version = 0
     t._id = next(_ids)
-    t._scope = modes.scope_path
-    if modes.grad_enabled and (inputs[0].requires_grad or len(inputs) > 1 and any(
+    st = _lookup(None) or current()
+    t._scope = st.scope
+    if st.grad and (inputs[0].requires_grad or len(inputs) > 1 and any(
             [x.requires_grad for x in inputs])):
         t.requires_grad = True
         t._op, t._inputs, t._params = op, inputs, params
-        if modes.release and t.data.nbytes >= RELEASE_BYTES:
-            recent.append(t)
-            if len(recent) >= RELEASE_EVERY:
-                sweep()
+        t._epoch = clock.now
+        rel = st.release
+        if rel is not None and t._data.nbytes >= rel.min_bytes:
+            rel.recorded(t)
     else:
         t.requires_grad = False
         t._op = t._inputs = t._params = None
-    if modes.anomaly:
+    if st.anomaly:
         from .anomaly import check_forward
         check_forward(t, op, inputs, params)
     return t
+
+
+def check_saved(node):
+    """Raise if a value ``node``'s rules read was changed in place after the node was recorded
+    (through a view, too: a transpose of a weight reads the weight's memory). Called by the
+    backward loop when the clock moved since the node was made."""
+    op, epoch = node._op, node._epoch
+    saves = op.saves
+    if node._version > epoch and (saves is None or "y" in saves):
+        raise _changed_error(node, node, "its output")
+    for i, x in enumerate(node._inputs):
+        if saves is not None and i not in saves:
+            continue
+        seen = x
+        while True:                     # down a chain of views to the memory's owner
+            if seen._version > epoch:
+                raise _changed_error(node, seen, "its input %d" % i)
+            if seen._op is None or not seen._op.view or seen._inputs is None:
+                break
+            seen = seen._inputs[0]
+
+
+def _changed_error(node, t, what):
+    return AutogradError(
+        "backward: %s%s needs the value of %s (%s, shape %s) as it was when %s was recorded, "
+        "but %s was changed in place since (by an optimizer step, a write into .data or an "
+        "in-place operator); compute the graph again after changing it, or change a copy"
+        % (node._op.name, where(node), what, label(t), t.shape, node._op.name, label(t)))
+
+
+def where(t):
+    """`` in scope '...'`` for a tensor recorded inside a scope."""
+    return " in scope '%s'" % t._scope if t._scope else ""
 
 
 def describe(op, inputs, params, err=None):
@@ -239,21 +442,22 @@ def describe(op, inputs, params, err=None):
         what = "%s %s %s" % (shapes[0], op.symbol, shapes[1])
     else:
         what = ", ".join(str(s) for s in shapes)
-    where = " in scope '%s'" % modes.scope_path if modes.scope_path else ""
+    scope = current().scope
+    at = " in scope '%s'" % scope if scope else ""
     extra = ""
     if params:
         shown = {k: v for k, v in params.items() if not isinstance(v, np.ndarray)}
         if shown:
             extra = " with %s" % ", ".join("%s=%r" % kv for kv in shown.items())
-    msg = "%s: %s%s%s" % (op.name, what, extra, where)
+    msg = "%s: %s%s%s" % (op.name, what, extra, at)
     if op.hint is not None:
-        return msg + ": " + op.hint(*[t.data for t in inputs])
+        return msg + ": " + op.hint(*[t._data for t in inputs])
     return msg + ": %s" % err
 
 
 def shape_error(opname, message):
-    where = " in scope '%s'" % modes.scope_path if modes.scope_path else ""
-    return ShapeError("%s%s: %s" % (opname, where, message))
+    scope = current().scope
+    return ShapeError("%s%s: %s" % (opname, " in scope '%s'" % scope if scope else "", message))
 
 
 def user_frame():

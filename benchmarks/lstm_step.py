@@ -45,7 +45,7 @@ import numpy as np
 
 import autograph as ag
 import nets
-from autograph.forward import graph_nodes
+from autograph.graph import walk
 
 SIZES = [(50, 32, 64, 128), (50, 32, 256, 256), (200, 16, 32, 64), (20, 1, 8, 16)]
 MEMORY_SIZE = (1000, 32, 64, 128)
@@ -301,7 +301,7 @@ def profile(size, repeats=5):
     layer.load_state_dict(w)
     xt = ag.tensor(x)
     out, _ = layer(xt)
-    nodes = collections.Counter(t.op_name for t in graph_nodes([out]) if not t.is_leaf)
+    nodes = collections.Counter(t.op_name for t in walk([out]) if not t.is_leaf)
     totals = collections.defaultdict(float)
     for op in ag.TABLE.values():
         op.forward = _Timed(None, op.name, "forward", totals).wrap(op.forward)

@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 import autograph as ag
-from autograph.forward import graph_nodes
+from autograph.graph import walk
 
 try:
     from micrograd.engine import Value
@@ -147,7 +147,7 @@ def main(steps=5):
     loss, _ = loss_of(layers, [[ag.tensor(np.float64(v)) for v in r] for r in x], y, ag.relu)
     print("MLP %s on %d points: %d graph nodes a step; median of %d steps, garbage collector on "
           "unless said" % ("-".join(map(str, SIZES)), len(x),
-                           len(graph_nodes([loss], constants=True)), steps))
+                           len(walk([loss], constants=True)), steps))
     base = results["autograph"][1]
     for name, (_, sec) in results.items():
         print("  %-20s %7.3f s/step  (%.2fx autograph)" % (name, sec, sec / base))

@@ -11,7 +11,7 @@ groups) whose entries override the optimizer's defaults for those parameters.
 import numpy as np
 
 import autograph as ag
-from autograph.errors import AutogradError
+from autograph.errors import AutogradError, ShapeError
 
 
 class Optimizer:
@@ -39,6 +39,10 @@ class Optimizer:
                                         "requires_grad=True (e.g. module.parameters()), got %r"
                                         % (name, type(p).__name__))
             self.param_groups.append({**defaults, **group, "params": ps})
+        ids = [id(p) for group in self.param_groups for p in group["params"]]
+        if len(set(ids)) != len(ids):
+            raise ValueError("%s: a parameter is given twice, so a step would update it twice; "
+                             "list each parameter once, in one group" % name)
         self.state = {}        # id(parameter) -> that parameter's buffers
 
     def zero_grad(self):
@@ -47,16 +51,45 @@ class Optimizer:
                 p.grad = None
 
     def step(self):
-        """Update every parameter that has a gradient."""
-        for group in self.param_groups:
-            for p in group["params"]:
+        """Update every parameter that has a gradient. Every gradient is checked before any
+        parameter changes: one that does not fit raises an error and nothing is updated."""
+        for p, g, group in self._checked_gradients():
+            g = np.asarray(g, dtype=p.data.dtype)
+            if group["weight_decay"]:
+                g = g + group["weight_decay"] * p.data
+            state = self.state.setdefault(id(p), {})
+            p.data -= self.update(g, p.data, state, group)
+
+    def _checked_gradients(self):
+        """[(parameter, its gradient's array, its group)] for the parameters with a gradient,
+        once every one of them fits its parameter."""
+        out = []
+        for gi, group in enumerate(self.param_groups):
+            for i, p in enumerate(group["params"]):
                 if p.grad is None:
                     continue
-                g = np.asarray(p.grad.data, dtype=p.data.dtype)
-                if group["weight_decay"]:
-                    g = g + group["weight_decay"] * p.data
-                state = self.state.setdefault(id(p), {})
-                p.data -= self.update(g, p.data, state, group)
+                misfit = self._misfit(p, p.grad.data)
+                if misfit:
+                    error, problem = misfit
+                    raise error("%s.step: parameter %s(group %d, index %d) has shape %s and dtype "
+                                "%s, but %s; nothing was updated. Give each parameter a gradient "
+                                "of its own shape and dtype (zero_grad(), then backward()); a "
+                                "parameter whose shape changed needs a new optimizer"
+                                % (type(self).__name__, "%r " % p.name if p.name else "", gi, i,
+                                   p.shape, p.data.dtype, problem))
+                out.append((p, p.grad.data, group))
+        return out
+
+    def _misfit(self, p, g):
+        """(error class, what is wrong) when gradient ``g`` cannot update ``p``, else None."""
+        if g.shape != p.shape:
+            return ShapeError, "its gradient has shape %s" % (g.shape,)
+        if not np.can_cast(g.dtype, p.data.dtype, "same_kind"):
+            return AutogradError, "its gradient has dtype %s" % g.dtype
+        for name, buffer in self.state.get(id(p), {}).items():
+            if isinstance(buffer, np.ndarray) and buffer.shape != p.shape:
+                return ShapeError, "its %s from earlier steps has shape %s" % (name, buffer.shape)
+        return None
 
     def update(self, g, p, state, group):
         """The step to subtract from parameter ``p`` given its gradient ``g``."""

@@ -6,7 +6,7 @@ import pytest
 
 import autograph as ag
 import nets
-from autograph.forward import graph_nodes
+from autograph.graph import walk
 
 rng = np.random.default_rng(0)
 T, B, I, H, K = 5, 3, 3, 4, 2
@@ -214,7 +214,7 @@ def test_the_chapters_shapes():
 
 
 def scopes_of(out):
-    return {n.scope for n in graph_nodes([out])}
+    return {n.scope for n in walk([out])}
 
 
 def test_gates_are_named_inside_time_steps_and_tracks():

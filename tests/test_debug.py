@@ -72,8 +72,8 @@ def test_stepping_nets_layers_leaves_the_grads_of_backward_bit_for_bit(layer, pr
     """Also with the projection's gradient in row blocks and the weights' products in
     batches (a tiny PRODUCT_BYTES stands in for a long sequence)."""
     if product_bytes:
-        from autograph import primitives
-        monkeypatch.setattr(primitives, "PRODUCT_BYTES", product_bytes)
+        from autograph.fast import lazy
+        monkeypatch.setattr(lazy, "PRODUCT_BYTES", product_bytes)
     nets = pytest.importorskip("nets")
     model = getattr(nets, layer)(3, 4, num_layers=2, bidirectional=True)
     x = ag.tensor(np.random.default_rng(1).standard_normal((6, 2, 3)).astype(np.float32))

@@ -9,9 +9,10 @@ from autograph import debug
 from test_debug import example1, lstm_loss
 
 
-def session(loss, commands):
+def session(loss, commands, render=None):
     out = io.StringIO()
-    debug.interact(loss, stdin=io.StringIO("\n".join(commands) + "\n"), stdout=out)
+    debug.interact(loss, stdin=io.StringIO("\n".join(commands) + "\n"), stdout=out,
+                   render=render)
     return out.getvalue()
 
 
@@ -77,9 +78,21 @@ def test_help_lists_the_commands():
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is not installed")
 def test_render_writes_an_svg_frame(tmp_path):
+    from viz.player import render_steps
     _, _, e = example1()
     path = tmp_path / "frame.svg"
-    text = session(e, ["step 2", "render %s" % path, "render"])
+    missing = tmp_path / "no" / "such" / "folder" / "x.svg"
+    text = session(e, ["step 2", "render %s" % path, "render", "render %s" % missing, "step"],
+                   render=render_steps)
     assert "wrote %s" % path in text and path.read_text().startswith("<?xml")
     assert 'stroke="#d62728"' in path.read_text()               # the current node, outlined
     assert "render needs a file name" in text
+    # a folder that does not exist: the user's path is named, and the session goes on
+    assert "render: cannot write %s" % missing in text and ".tmp" not in text
+    assert text.rstrip().endswith("(agdb)") and text.count("[") >= 3
+
+
+def test_render_without_a_picture_maker_says_how_to_get_one():
+    _, _, e = example1()
+    text = session(e, ["render x.svg", "step"])
+    assert "autograph debug" in text and "render_steps" in text and "[0]" in text

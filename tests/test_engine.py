@@ -312,8 +312,8 @@ def _projected_steps(x, W, b, T, hold=lambda proj: None):
 def test_a_projection_takes_its_steps_gradients_in_row_blocks(monkeypatch, case):
     """The shares' gradients reach the projection as row blocks (Rows); its rules use them as
     they are, batch by batch: the numbers of the per-share path and of the closed form."""
-    from autograph import primitives
-    monkeypatch.setattr(primitives, "PRODUCT_BYTES", 200)        # as rows, in batches
+    from autograph.fast import lazy
+    monkeypatch.setattr(lazy, "PRODUCT_BYTES", 200)        # as rows, in batches
     rng = np.random.default_rng(5)
     T, B, I, G = 6, 2, 3, 4
     x = ag.tensor(rng.standard_normal((T * B, I)), requires_grad=True)
@@ -328,8 +328,8 @@ def test_a_projection_takes_its_steps_gradients_in_row_blocks(monkeypatch, case)
             proj.retain_grad()
             kept.append(proj)
     seen = []
-    real = primitives.Rows.products
-    monkeypatch.setattr(primitives.Rows, "products", lambda self, a: seen.append(1) or real(self, a))
+    real = lazy.Rows.products
+    monkeypatch.setattr(lazy.Rows, "products", lambda self, a: seen.append(1) or real(self, a))
     _projected_steps(x, W, b, T, hold).backward()
     assert bool(seen) == (case in ("addmm", "matmul"))   # a hook or retain_grad needs it whole
     args = [t for t in (x, W, b) if t is not None]
@@ -346,7 +346,7 @@ def test_a_projection_takes_its_steps_gradients_in_row_blocks(monkeypatch, case)
 
 
 def test_rows_behave_as_their_concatenation():
-    from autograph.primitives import Rows
+    from autograph.fast.lazy import Rows
     rng = np.random.default_rng(6)
     blocks = [rng.standard_normal((n, 3)) for n in (2, 1, 4)]
     whole = np.concatenate(blocks)
@@ -380,9 +380,10 @@ def test_the_stepper_shows_each_split_output_as_its_own_step():
 
 
 # -- dtypes ----------------------------------------------------------------------------------------
-def test_python_numbers_and_lists_become_the_default_dtype():
-    assert ag.tensor(1.0).dtype == np.float32
-    assert ag.tensor([1, 2]).dtype == np.float32
+def test_python_numbers_and_lists_take_pytorchs_dtypes():
+    assert ag.tensor(1.0).dtype == ag.tensor([1.0, 2]).dtype == np.float32 == ag.float32
+    assert ag.tensor([1, 2]).dtype == ag.tensor(3).dtype == np.int64 == ag.long
+    assert ag.tensor([True, False]).dtype == np.bool_ == ag.bool
     assert ag.tensor(np.ones(2)).dtype == np.float64
     assert ag.tensor(np.ones(2, np.float16)).dtype == np.float16
     assert ag.tensor(np.arange(3)).dtype == np.arange(3).dtype
@@ -391,7 +392,8 @@ def test_python_numbers_and_lists_become_the_default_dtype():
     before = ag.get_default_dtype()
     try:
         ag.set_default_dtype(np.float64)
-        assert ag.tensor(1.0).dtype == ag.tensor([1, 2]).dtype == ag.ones(3).dtype == np.float64
+        assert ag.tensor(1.0).dtype == ag.tensor([1.0, 2]).dtype == ag.ones(3).dtype == np.float64
+        assert ag.tensor([1, 2]).dtype == np.int64
     finally:
         ag.set_default_dtype(before)
     assert ag.tensor(1.0).dtype == np.float32
@@ -528,7 +530,7 @@ def test_shape_errors_name_the_op_the_scope_and_the_shapes():
 
 
 def test_gradcheck_catches_a_wrong_rule():
-    from autograph import primitives as P
+    from autograph import rules as P
     # d(x³)/dx is 3x², not 2x²: a wrong vjp, and separately a wrong jvp
     P.primitive("cube_bad_vjp", lambda x: x ** 3,
                 vjp=(lambda g, y, x: g * 2 * x * x,), jvp=(lambda d, y, x: d * 3 * x * x,))
@@ -545,7 +547,7 @@ def test_gradcheck_catches_a_wrong_rule():
 
 
 def test_gradcheck_at_second_order_catches_a_rule_that_is_not_differentiable():
-    from autograph import primitives as P
+    from autograph import rules as P
     # right first derivative, but computed on raw arrays: no graph for the second one
     P.primitive("square_flat", lambda x: x * x,
                 vjp=(lambda g, y, x: g * 2 * np.asarray(x),),

@@ -202,12 +202,12 @@ def test_ctrnn_dt_follows_the_input_layout_and_gets_a_gradient():
 def test_one_matmul_for_the_input_and_one_per_step(name):
     """The shape of the computation the speed rests on: per track, the input projection of all
     steps is one matmul and each step's gates come from one recurrent matmul."""
-    from autograph.forward import graph_nodes
+    from autograph.graph import walk
     m = LAYERS[name](num_layers=2, bidirectional=True)
     x = ag.tensor(rng.standard_normal((T, B, I)).astype(np.float32), requires_grad=True)
     out, _ = m(x)
     matmuls = {}
-    for node in graph_nodes([out]):
+    for node in walk([out]):
         if node.op_name in ("matmul", "addmm"):
             matmuls[node.scope] = matmuls.get(node.scope, 0) + 1
     solves = 4 if name == "CTRNN" else 1                # RK4 evaluates W σ(y + θ) four times

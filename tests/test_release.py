@@ -8,8 +8,10 @@ import numpy as np
 
 import autograph as ag
 import nets
-from autograph import release
-from autograph.forward import graph_nodes, push_tangents
+from autograph.fast import release
+from autograph.modes import current
+from autograph.forward import push_tangents
+from autograph.graph import walk
 
 rng = np.random.default_rng(0)
 N = 32                                      # (32, 32) float64 = 8 KiB, above MIN_BYTES
@@ -33,7 +35,7 @@ def inputs():
 
 
 def released_ops(loss):
-    return sorted(n.op_name for n in graph_nodes([loss]) if n.released)
+    return sorted(n.op_name for n in walk([loss]) if n.released)
 
 
 def test_unread_values_are_released_and_gradients_are_unchanged():
@@ -55,7 +57,7 @@ def test_a_released_value_keeps_its_shape_and_dtype_and_frees_its_memory():
     x, W = inputs()
     with ag.release_unneeded():
         loss = ag.tanh(x @ W + 1.0).sum()
-    (node,) = [n for n in graph_nodes([loss]) if n.op_name == "matmul"]
+    (node,) = [n for n in walk([loss]) if n.op_name == "matmul"]
     assert node.released and node.shape == (N, N) and node.dtype == np.float64
     assert node.data.base.nbytes == 8                   # one NaN viewed N·N times
     assert np.isnan(node.numpy()).all()                 # reads show NaN, never stale numbers
@@ -85,11 +87,11 @@ def test_forward_mode_and_higher_order_through_released_values():
     with ag.release_unneeded():
         loss = net(x, W, steps=2)
     assert released_ops(loss)
-    nodes = graph_nodes([loss])
+    nodes = walk([loss])
     tangent = rng.standard_normal((N, N))
     with_released = push_tangents(nodes, [W], [ag.tensor(tangent)])[-1].data
     kept = net(x, W, steps=2)
-    want = push_tangents(graph_nodes([kept]), [W], [ag.tensor(tangent)])[-1].data
+    want = push_tangents(walk([kept]), [W], [ag.tensor(tangent)])[-1].data
     np.testing.assert_allclose(with_released, want, rtol=1e-12)
     (gW,) = ag.grads_of(loss, [W], create_graph=True)
     (gW2,) = ag.grads_of(kept, [W], create_graph=True)
@@ -101,7 +103,7 @@ def test_the_block_holds_nothing_afterwards():
     x, W = inputs()
     with ag.release_unneeded():
         loss = net(x, W)
-    assert not release._pending and not release.recent
+    assert current().release is None
     watch = weakref.ref(loss)
     was = gc.isenabled()
     gc.disable()
@@ -122,13 +124,13 @@ def test_a_nested_block_releases_its_values_when_it_ends():
         with ag.release_unneeded():
             loss = net(x, W)
             kept = net(x, W, held=held)
-        inner = [n for n in graph_nodes([loss]) if n.op_name in ("matmul", "add")]
+        inner = [n for n in walk([loss]) if n.op_name in ("matmul", "add")]
         assert inner and all(n.released for n in inner)
         assert not any(z.released for z in held)        # the user holds them
         z = held.pop()
         assert not z.released
         del z
-    assert not release._pending and not release.recent
+    assert current().release is None
     np.testing.assert_array_equal(kept.data, net(x, W).data)
 
 
@@ -165,7 +167,7 @@ def test_pictures_and_the_debugger_say_released_instead_of_showing_nan():
     x, W = inputs()
     with ag.release_unneeded():
         loss = ag.tanh(x @ W + 1.0).sum()
-    (node,) = [n for n in graph_nodes([loss]) if n.op_name == "matmul"]
+    (node,) = [n for n in walk([loss]) if n.op_name == "matmul"]
     assert stats(node.data).startswith("[32,32] released")
     dot = viz.picture(loss).dot
     assert "nan" not in dot.lower(), dot               # no NaN marking, no NaN values
@@ -203,7 +205,7 @@ def test_a_training_loop_inside_one_block_does_not_keep_old_graphs():
                 loss.backward()
                 del loss
             assert sum(w() is not None for w in watches) <= 25  # only since the last sweep
-            assert len(release._pending) <= 250
+            assert len(current().release.pending) <= 250
     finally:
         if was:
             gc.enable()

@@ -9,7 +9,7 @@ import pytest
 
 import autograph as ag
 import nets
-from autograph.forward import graph_nodes
+from autograph.graph import walk
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
@@ -102,7 +102,7 @@ def test_optimizer_updates_in_place_and_zero_grad():
     opt = nets.optim.SGD([p], lr=0.5)
     (p * p).sum().backward()
     opt.step()
-    assert p.data is array
+    assert np.shares_memory(p.data, array)         # the same array, changed in place
     np.testing.assert_allclose(p.data, 0.0)
     opt.zero_grad()
     assert p.grad is None
@@ -128,6 +128,88 @@ def test_optimizer_rejects_bad_arguments():
         nets.optim.Adam([nets.Parameter([1.0])], betas=(0.9, 1.0))
     with pytest.raises(ValueError, match="unknown option"):
         nets.optim.RMSprop([{"params": [nets.Parameter([1.0])], "beta": 1}])
+
+
+OPTIMIZERS = [
+    (nets.optim.SGD, dict(lr=0.1, momentum=0.9, weight_decay=0.01)),
+    (nets.optim.Adam, dict(lr=0.1)),
+    (nets.optim.RMSprop, dict(lr=0.1, momentum=0.5, centered=True)),
+]
+
+
+def two_groups(cls, options):
+    """An optimizer over two groups of named parameters, after one step (so that its buffers
+    and step counts exist)."""
+    rng = np.random.default_rng(0)
+    params = [nets.Parameter(rng.standard_normal(shape), name=name)
+              for name, shape in [("a", (3,)), ("b", (2, 2)), ("c", (4,)), ("d", (2, 3))]]
+    opt = cls([{"params": params[:2]}, {"params": params[2:], "lr": 0.05}], **options)
+    for p in params:
+        p.grad = ag.tensor(rng.standard_normal(p.shape))
+    opt.step()
+    return params, opt
+
+
+def snapshot(params, opt):
+    return ([p.data.copy() for p in params],
+            [{k: np.copy(v) for k, v in opt.state[id(p)].items()} for p in params])
+
+
+@pytest.mark.parametrize("cls, options", OPTIMIZERS, ids=[c.__name__ for c, _ in OPTIMIZERS])
+def test_a_step_with_one_bad_gradient_changes_nothing(cls, options):
+    params, opt = two_groups(cls, options)
+    ref_params, ref_opt = two_groups(cls, options)
+    for p, q in zip(params, ref_params):
+        p.grad = ag.tensor(np.full(p.shape, 0.5))
+        q.grad = ag.tensor(np.full(q.shape, 0.5))
+    params[3].grad = ag.tensor(np.ones((3, 2)))                  # the last one is wrong
+    before = snapshot(params, opt)
+    with pytest.raises(ag.ShapeError) as err:
+        opt.step()
+    assert ("%s.step: parameter 'd' (group 1, index 1) has shape (2, 3) and dtype float64, but "
+            "its gradient has shape (3, 2); nothing was updated" % cls.__name__ in str(err.value))
+    after = snapshot(params, opt)
+    for was, now in zip(before[0] + before[1], after[0] + after[1]):
+        if isinstance(was, dict):
+            assert was.keys() == now.keys()
+            for k in was:
+                np.testing.assert_array_equal(now[k], was[k], err_msg=k)
+        else:
+            np.testing.assert_array_equal(now, was)
+    params[3].grad = ag.tensor(np.full((2, 3), 0.5))            # fixed: the step is the one a
+    opt.step()                                                   # run without the error takes
+    ref_opt.step()
+    for p, q in zip(params, ref_params):
+        np.testing.assert_array_equal(p.data, q.data, err_msg=p.name)
+
+
+def test_a_gradient_of_another_kind_or_a_reshaped_parameter_changes_nothing():
+    params, opt = two_groups(nets.optim.Adam, {})
+    before = snapshot(params, opt)
+    params[0].grad = ag.tensor(np.ones(3) + 1j)
+    with pytest.raises(ag.AutogradError, match="parameter 'a' \\(group 0, index 0\\) has "
+                                               "shape \\(3,\\) and dtype float64, but its "
+                                               "gradient has dtype complex128"):
+        opt.step()
+    params[0].grad = None
+    params[2].data = np.zeros(5)
+    params[2].grad = ag.tensor(np.ones(5))
+    with pytest.raises(ag.ShapeError, match="'c' .* has shape \\(5,\\) .* but its exp_avg "
+                                            "from earlier steps has shape \\(4,\\).*needs a "
+                                            "new optimizer"):
+        opt.step()
+    after = snapshot(params, opt)
+    for was, now in zip(before[0][:2] + before[0][3:], after[0][:2] + after[0][3:]):
+        np.testing.assert_array_equal(now, was)
+    assert [s["step"] for s in after[1]] == [s["step"] for s in before[1]] == [1, 1, 1, 1]
+
+
+def test_a_parameter_given_twice_is_refused():
+    p, q = nets.Parameter([1.0]), nets.Parameter([2.0])
+    with pytest.raises(ValueError, match="a parameter is given twice"):
+        nets.optim.SGD([p, q, p], lr=0.1)
+    with pytest.raises(ValueError, match="a parameter is given twice"):
+        nets.optim.Adam([{"params": [p]}, {"params": [q, p]}])
 
 
 # -- clipping --------------------------------------------------------------------------------
@@ -168,6 +250,33 @@ def test_clip_grad_norm_leaves_non_finite_gradients_alone():
     np.testing.assert_array_equal(p.grad.data, [np.inf, 1.0])
 
 
+@pytest.mark.parametrize("norm_type", [1.0, 2.0, 3.0, float("inf")])
+def test_clip_grad_norm_reports_a_nan_or_inf_gradient(norm_type):
+    def params(bad):
+        p, q = nets.Parameter(np.zeros(3), name="w"), nets.Parameter(np.zeros(2))
+        p.grad, q.grad = ag.tensor(np.array([5.0, bad, -7.0])), ag.tensor(np.array([3.0, 4.0]))
+        return p, q
+    for bad, expected in [(np.nan, np.nan), (np.inf, np.inf), (-np.inf, np.inf)]:
+        p, q = params(bad)
+        total = nets.clip_grad_norm([q, p], 1.0, norm_type)
+        np.testing.assert_array_equal(total, expected)            # NaN only equals NaN here
+        np.testing.assert_array_equal(p.grad.data, [5.0, bad, -7.0])
+        np.testing.assert_array_equal(q.grad.data, [3.0, 4.0])
+    p, q = params(np.nan)
+    q.grad.data[0] = np.inf
+    with pytest.raises(ag.AutogradError) as err:
+        nets.clip_grad_norm(iter([q, nets.Parameter([1.0]), p]), 1.0, norm_type,
+                            error_if_nonfinite=True)
+    assert ("the total %g-norm of the gradients is nan, so they cannot be clipped: parameter 0 "
+            "(shape (2,)) has 1 Inf; parameter 2 'w' (shape (3,)) has 1 NaN" % norm_type
+            in str(err.value))
+    assert "error_if_nonfinite=False" in str(err.value)
+    np.testing.assert_array_equal(p.grad.data, [5.0, np.nan, -7.0])
+    np.testing.assert_array_equal(q.grad.data, [np.inf, 4.0])
+    p, q = params(1.0)
+    assert nets.clip_grad_norm([p, q], 100.0, norm_type, error_if_nonfinite=True) > 0
+
+
 def test_clip_grad_value_matches_pytorch():
     params = _with_grads()
     nets.clip_grad_value(params, 0.7)
@@ -198,7 +307,7 @@ def test_truncated_bptt_detaches_state_between_chunks():
     rnn.zero_grad()
     loss2, _ = _chunk_loss(rnn, second, carried)
     # the second chunk's graph holds no op of the first, and no leaf but the parameters
-    nodes = graph_nodes([loss2])
+    nodes = walk([loss2])
     assert all(t.is_leaf or t.id > carried.id for t in nodes)
     assert {t.id for t in nodes if t.is_leaf} == {p.id for p in rnn.parameters()}
     loss2.backward()
@@ -206,7 +315,7 @@ def test_truncated_bptt_detaches_state_between_chunks():
 
     rnn.zero_grad()
     full, _ = _chunk_loss(rnn, second, _chunk_loss(rnn, first, None)[1])
-    assert len(graph_nodes([full])) > 1.5 * len(nodes)     # without the cut: both chunks
+    assert len(walk([full])) > 1.5 * len(nodes)     # without the cut: both chunks
     full.backward()
     untruncated = w.grad.data.copy()
 

@@ -22,6 +22,7 @@ from autograph.files import write_atomic
 
 from .dot import grad_colour, picture
 from .render import TIMEOUT, run_dot
+from .text import printable
 
 MAX_NODES = 600     # the player's node budget: folded beyond it (dot lays out 600 nodes quickly)
 
@@ -54,11 +55,14 @@ def render_steps(loss, steps, path, *, max_nodes=MAX_NODES, timeout=TIMEOUT):
 
 
 def pictured(pic, t):
-    """A node as the picture names it (its name, else its number %k), op, scope and shape."""
-    k = pic.graph.index[t._id]
-    return "%s = %s%s %s" % (t.name if t.name is not None else "%%%d" % k,
-                             t.op_name or ("input" if t.requires_grad else "const"),
-                             "  " + t._scope if t._scope else "", shape_text(t.shape))
+    """A node as the picture names it (its name, else its number %k), op, scope and shape, on
+    one line (``printable``)."""
+    return "%s = %s%s %s" % (name_of(pic, t), t.op_name or ("input" if t.requires_grad else "const"),
+                             "  " + printable(t._scope) if t._scope else "", shape_text(t.shape))
+
+
+def name_of(pic, t):
+    return printable(str(t.name)) if t.name is not None else "%%%d" % pic.graph.index[t._id]
 
 
 def player_data(pic, steps):
@@ -82,12 +86,13 @@ def player_data(pic, steps):
         out.append({"ids": list(dom_ids(pic, step)), "fill": fill, "font": font,
                     "text": "%s  ‖grad‖ %s" % (pictured(pic, step.node), num(step.norm)),
                     "grad": stats(step.grad_out)})
-    names = {}
+    names = {}                          # as the picture shows them, which is what one types
     for k, t in enumerate(pic.graph.nodes):
         if t.name is not None:
-            names.setdefault(str(t.name), []).append(k)
+            names.setdefault(name_of(pic, t), []).append(k)
     lay = pic.layout
-    folded = [[track, lay.folded_steps[track], "g%d" % j] for j, track in lay.folded_group.items()]
+    folded = [[printable(track), lay.folded_steps[track], "g%d" % j]
+              for j, track in lay.folded_group.items()]
     return {"nodes": nodes, "steps": out, "notes": list(pic.notes), "names": names,
             "numbers": {str(k): list(ids) for k, ids in pic.ids.items()}, "folded": folded}
 
@@ -100,7 +105,7 @@ def export_player(loss, path, *, gradient=None, max_nodes=MAX_NODES, title=None,
     svg = run_dot(pic.dot, "svg", timeout, len(pic.layout.items)).decode("utf-8")
     svg = svg[svg.index("<svg"):]                    # drop the XML prolog and DOCTYPE
     data = player_data(pic, steps_of(loss, gradient))
-    title = title or "Backward pass of %s" % pictured(pic, loss).split(" = ")[0]
+    title = title or "Backward pass of %s" % name_of(pic, loss)
     parts = {"title": html.escape(title), "svg": svg, "data": script_json(data),
              "count": str(len(data["steps"]))}
     # one pass, so that text filled in (a name such as "{{data}}") is never filled in again

@@ -6,6 +6,8 @@ to the kernel and serves arrays above a size from fresh mappings, so every step 
 whole working set in again: a third of an LSTM step's time (see benchmarks/README.md). Fixed
 thresholds keep up to ``TRIM`` bytes of freed memory for reuse.
 
+This changes the whole process, so importing autograph never does it: a training program asks
+for it with ``ag.keep_freed_memory()`` (the ``autograph`` command and the benchmarks do).
 Nothing is changed when the environment already sets glibc's own ``MALLOC_TRIM_THRESHOLD_`` or
 ``MALLOC_MMAP_THRESHOLD_``, or sets ``AUTOGRAPH_MALLOC=system``.
 """
