@@ -142,7 +142,7 @@ class Recurrent(Module):
     # -- checking and shaping inputs -------------------------------------------------------
     def check_input(self, x):
         """True for a batched input; a clear error for a wrong rank or feature size."""
-        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size or not x.size:
+        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size or not x.numel():
             layout = "(batch, seq, %d)" if self.batch_first else "(seq, batch, %d)"
             raise ShapeError("%s: input of shape %s; expected %s or unbatched (seq, %d), the "
                              "last axis being input_size=%d and no axis empty" % (
