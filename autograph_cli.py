@@ -5,12 +5,14 @@ This is the one module that imports autograph, nets and viz together. The tagger
 live here so that `examples/05_applications.py` reuses them instead of copying them.
 """
 import argparse
+import collections
 import os
 import runpy
 import sys
 import time
 
 import numpy as np
+from tqdm import tqdm
 
 import autograph as ag
 import nets
@@ -88,13 +90,50 @@ def sequence_loss(model, x, y):
                               ignore_index=IGNORE)
 
 
-def progress(step, total, loss, width=30):
-    """One line, redrawn in place: [#####.....] step/total loss."""
-    done = width * step // total
-    end = "\n" if step == total else ""
-    sys.stdout.write("\r  [%s%s] %3d/%d  loss %.4f%s" % ("#" * done, "." * (width - done), step,
-                                                       total, loss, end))
-    sys.stdout.flush()
+class Progress:
+    """A training loop's progress and its running loss (the mean of the last ``window`` steps).
+
+    On a terminal, tqdm's bar, redrawn in place. Anywhere else (a pipe, a log file, CI) a
+    plain line at each ``1/lines`` of the run, so that a log holds a few readable lines rather
+    than one line redrawn at every step.
+
+        with Progress(steps, "training") as progress:
+            for step in range(steps):
+                ...
+                progress.update(loss.item())
+    """
+
+    def __init__(self, total, desc, unit="step", file=None, lines=5, window=20):
+        self.total, self.desc, self.unit, self.file = total, desc, unit, file or sys.stdout
+        self.every = max(1, total // lines)
+        self.recent = collections.deque(maxlen=window)
+        self.step, self.start = 0, time.perf_counter()
+        on_terminal = getattr(self.file, "isatty", lambda: False)()
+        self.bar = tqdm(total=total, desc=desc, file=self.file,
+                        unit=unit) if on_terminal else None
+
+    def update(self, loss):
+        """Count one step that ended with ``loss``."""
+        self.step += 1
+        self.recent.append(float(loss))
+        running = sum(self.recent) / len(self.recent)
+        if self.bar is not None:
+            self.bar.set_postfix_str("loss %.4g" % running, refresh=False)
+            self.bar.update()
+        elif self.step % self.every == 0 or self.step == self.total:
+            print("%s: %s %d/%d  loss %.4g  (%.1f s)" % (
+                self.desc, self.unit, self.step, self.total, running,
+                time.perf_counter() - self.start), file=self.file, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def make_tagger(seed=0):
@@ -104,19 +143,21 @@ def make_tagger(seed=0):
     return Tagger(len(vocab.words), len(vocab.tags)), vocab
 
 
-def train_tagger(model, vocab, epochs=100, lr=0.03, show_progress=True):
-    """Full-batch Adam on every built-in sentence at once; returns the loss of each epoch."""
+def train_tagger(model, vocab, epochs=100, lr=0.03):
+    """Full-batch Adam on every built-in sentence at once, showing its progress; returns the
+    loss of each epoch."""
     x, y = vocab.encode(parse())
     opt = nets.optim.Adam(model.parameters(), lr=lr)
     losses = []
-    for epoch in range(1, epochs + 1):
-        opt.zero_grad()
-        loss = sequence_loss(model, x, y)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        if show_progress:
-            progress(epoch, epochs, losses[-1])
+    # full batch: each epoch's loss is the loss, so the running loss is the last one
+    with Progress(epochs, "  training", unit="epoch", window=1) as progress:
+        for _ in range(epochs):
+            opt.zero_grad()
+            loss = sequence_loss(model, x, y)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            progress.update(losses[-1])
     return losses
 
 

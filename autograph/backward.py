@@ -210,9 +210,13 @@ def _siblings(node, key, g, nodes, grads, retain_graph, taken=None):
         taken.append((node, part))
     for j in range(len(parts) - 1, -1, -1):
         s = nodes.get(key - part + j) if j != part else None
-        if s is None or s._op is not node._op or s._inputs is None or s._inputs[0] is not x \
-                or s._params["parts"] is not parts or s._params["part"] != j:
+        if s is None:
             continue                # no gradient reached it
+        if s._inputs is None:       # a gradient reached it, but an earlier backward freed it
+            raise freed(s)
+        if s._op is not node._op or s._inputs[0] is not x or s._params["parts"] is not parts \
+                or s._params["part"] != j:
+            continue
         k = s._id
         del nodes[k]
         gj = grads.pop(k)

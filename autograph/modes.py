@@ -133,7 +133,7 @@ class scope:
         self.state.scope = self.prev
 
 
-_TAGGED = re.compile(r"^(.*)\[(.*)\]$")
+_TAGGED = re.compile(r"^(.*)\[(.*)\]\Z", re.S)      # a name may hold line breaks
 
 
 class Scope:

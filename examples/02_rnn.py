@@ -6,12 +6,11 @@ BPTT: dE3/dW by the chapter's formula in numpy, equal to what backward() compute
 """
 import os
 
-import numpy as np
-
 import common
 
 args = common.parse_args("02_rnn", __doc__)
 
+import numpy as np  # noqa: E402  (after common, which limits BLAS to one thread)
 import autograph as ag  # noqa: E402
 import nets  # noqa: E402
 import viz  # noqa: E402

@@ -7,15 +7,15 @@ two-neuron oscillator, and fit to a series sampled at irregular times.
 """
 import os
 
-import numpy as np
-
 import common
 
 args = common.parse_args("04_other_rnns", __doc__)
 
+import numpy as np  # noqa: E402  (after common, which limits BLAS to one thread)
 import autograph as ag  # noqa: E402
 import nets  # noqa: E402
 import viz  # noqa: E402
+from autograph_cli import Progress  # noqa: E402
 
 out = args.out
 
@@ -93,8 +93,10 @@ accuracy = {}
 for bidirectional in (False, True):
     ag.manual_seed(0)
     model, rng = Cloze(bidirectional), np.random.default_rng(0)
-    print("  training the %s GRU:" % ("bidirectional" if bidirectional else "one-directional"))
-    common.fit(model, lambda: cloze_loss(*cloze_batch(rng, 64)), steps, lr=0.02)
+    kind = "bidirectional" if bidirectional else "one-directional"
+    print("  training the %s GRU:" % kind)
+    common.fit(model, lambda: cloze_loss(*cloze_batch(rng, 64)), steps, lr=0.02,
+               desc="    " + kind)
     accuracy[bidirectional] = cloze_accuracy(model, np.random.default_rng(1))
 print("cloze accuracy on fresh sequences: one-directional %.0f%%, bidirectional %.0f%% "
       "(a one-directional model can do at best 50%% + 50%%/%d = %.0f%%)"
@@ -124,8 +126,9 @@ print("two neurons, W = [[4.5, 1], [-1, 4.5]], theta = [-2.75, -1.75], tau = 1: 
       "its mean %d times in %g time units (a period of about 29)" % (crossings, t[-1]))
 assert crossings >= 3, crossings
 path = os.path.join(out, "ctrnn_oscillator.svg")
-common.plot_lines(path, [("y_1", t, y[:, 0]), ("y_2", t, y[:, 1])],
-                  "A two-neuron CTRNN oscillator (Euler, 4 sub-steps per dt = 0.2)", xlabel="time")
+common.plot_lines([("y_1", t, y[:, 0]), ("y_2", t, y[:, 1])], path,
+                  title="A two-neuron CTRNN oscillator (Euler, 4 sub-steps per dt = 0.2)",
+                  xlabel="time")
 common.wrote(path)
 
 # Fit to irregularly sampled data: the same oscillator with tau = 0.6 is observed at random
@@ -143,13 +146,15 @@ with ag.no_grad():
     before = model(silence, dt=gaps)[0].data[:, 0, 0]
 opt = nets.optim.Adam([model.log_tau_l0], lr=0.05)
 steps = 100 if args.small else 150
-for step in range(steps):
-    opt.zero_grad()
-    loss = nets.mse_loss(model(silence, dt=gaps)[0], observed)
-    if step == 0:
-        first = loss.item()
-    loss.backward()
-    opt.step()
+with Progress(steps, "  fitting tau") as progress:
+    for step in range(steps):
+        opt.zero_grad()
+        loss = nets.mse_loss(model(silence, dt=gaps)[0], observed)
+        if step == 0:
+            first = loss.item()
+        loss.backward()
+        opt.step()
+        progress.update(loss.item())
 tau = np.exp(model.log_tau_l0.data)
 print("%d samples at irregular times; tau learned by gradient descent: %s (true 0.6); "
       "MSE %.2e -> %.2e" % (N, np.round(tau, 3), first, loss.item()))
@@ -157,8 +162,8 @@ assert np.allclose(tau, 0.6, rtol=0.05) and loss.item() < first / 100, (tau, los
 with ag.no_grad():
     after = model(silence, dt=gaps)[0].data[:, 0, 0]
 path = os.path.join(out, "ctrnn_irregular.svg")
-common.plot_lines(path, [("model, tau = 1 (start)", times, before),
-                         ("model, tau learned", times, after)],
-                  "Fitting a CTRNN's time constant to irregular samples", xlabel="time",
+common.plot_lines([("model, tau = 1 (start)", times, before),
+                   ("model, tau learned", times, after)], path,
+                  title="Fitting a CTRNN's time constant to irregular samples", xlabel="time",
                   ylabel="y_1", points=[("samples (tau = 0.6)", times, observed.data[:, 0, 0])])
 common.wrote(path)

@@ -6,12 +6,12 @@ text, and forecasting a noisy sine wave, one step ahead and freely running.
 """
 import os
 
-import numpy as np
-
 import common
 
-args = common.parse_args("05_applications", __doc__)
+args = common.parse_args("05_applications", __doc__,
+                         long="the language model trained for 4000 steps (a few minutes)")
 
+import numpy as np  # noqa: E402  (after common, which limits BLAS to one thread)
 import autograph as ag  # noqa: E402
 import nets  # noqa: E402
 from autograph_cli import (accuracy, make_tagger, parse, predict, tagger_pictures,  # noqa: E402
@@ -22,7 +22,7 @@ out = args.out
 common.section("Part-of-speech tagging (the chapter's running example)")
 model, vocab = make_tagger()
 pairs = parse()
-losses = train_tagger(model, vocab, epochs=40 if args.small else 100, show_progress=False)
+losses = train_tagger(model, vocab, epochs=40 if args.small else 100)
 acc = accuracy(model, vocab, pairs)
 for words, _ in pairs[:2]:
     print("  " + " ".join("%s/%s" % wt for wt in zip(words, predict(model, vocab, words))))
@@ -37,7 +37,7 @@ text = open(os.path.join(common.ROOT, "examples", "data", "alice.txt"), encoding
 chars = sorted(set(text))
 ids = np.array([chars.index(ch) for ch in text])
 V, L, B = len(chars), (16 if args.small else 48), 16
-STEPS = 120 if args.small else 1000
+STEPS = 120 if args.small else 4000 if args.long else 1000
 rng = np.random.default_rng(0)
 
 
@@ -82,17 +82,17 @@ def generate(model, prompt, n, temperature=0.7):
 ag.manual_seed(0)
 lm = CharLM()
 print("  %d characters, %d distinct; LSTM(96), windows of %d, %d steps" % (len(text), V, L, STEPS))
-lm_losses = common.fit(lm, text_batch, STEPS, lr=0.01)
+lm_losses = common.fit(lm, text_batch, STEPS, lr=0.01, desc="  language model")
 start, end = np.mean(lm_losses[:5]), np.mean(lm_losses[-20:])
 print("  cross-entropy %.2f -> %.2f nats per character (uniform guessing: ln %d = %.2f)"
       % (start, end, V, np.log(V)))
 sample = generate(lm, "Alice ", 120 if args.small else 300)
 print("  sample: " + sample.replace("\n", " "))
 common.write_text(os.path.join(out, "generated.txt"), sample + "\n")
-common.plot_lines(os.path.join(out, "char_lm_loss.svg"),
-                  [("training loss", np.arange(len(lm_losses)), lm_losses),
+common.plot_lines([("training loss", np.arange(len(lm_losses)), lm_losses),
                    ("ln V (uniform)", [0, len(lm_losses) - 1], [np.log(V)] * 2)],
-                  "Character-level LSTM language model", xlabel="step", ylabel="nats per character")
+                  os.path.join(out, "char_lm_loss.svg"), title="Character-level LSTM language model",
+                  xlabel="step", ylabel="nats per character")
 assert end < 0.8 * np.log(V), (end, np.log(V))
 common.wrote(os.path.join(out, "generated.txt"), os.path.join(out, "char_lm_loss.svg"))
 
@@ -127,7 +127,8 @@ def series_batch():
 
 ag.manual_seed(0)
 forecaster = Forecaster()
-common.fit(forecaster, series_batch, 150 if args.small else 600, lr=0.01)
+common.fit(forecaster, series_batch, 150 if args.small else 600, lr=0.01,
+           desc="  forecaster")
 test_starts = np.arange(split - W, n_points - W - 1)
 x, y = windows(signal, test_starts)
 with ag.no_grad():
@@ -146,9 +147,9 @@ with ag.no_grad():
 t = np.arange(n_points) * DT
 steps = np.arange(split, split + 60)
 path = os.path.join(out, "forecast.svg")
-common.plot_lines(path, [("clean sine", t[split - 60:split + 60], np.sin(t[split - 60:split + 60])),
-                         ("one step ahead", t[test_starts + W][:60], pred[:60, 0]),
-                         ("free running", t[steps], history[W:])],
-                  "GRU forecast of a noisy sine", xlabel="time",
+common.plot_lines([("clean sine", t[split - 60:split + 60], np.sin(t[split - 60:split + 60])),
+                   ("one step ahead", t[test_starts + W][:60], pred[:60, 0]),
+                   ("free running", t[steps], history[W:])], path,
+                  title="GRU forecast of a noisy sine", xlabel="time",
                   points=[("observed", t[split - 60:split + 60], signal[split - 60:split + 60])])
 common.wrote(path)

@@ -1,58 +1,59 @@
-"""Losses, written from autograph ops so that their graphs can be drawn and stepped like any
-other."""
+"""Losses as modules, PyTorch's ``nn.CrossEntropyLoss``, ``nn.NLLLoss`` and ``nn.MSELoss``: each
+keeps its options and calls the function of the same name in nets.functional."""
 import numpy as np
 
-import autograph as ag
-from autograph.errors import ShapeError
+from . import functional as F
+from .module import Module
 
 
-def cross_entropy(logits, targets, ignore_index=None):
-    """Mean negative log-likelihood of integer class ``targets`` under ``softmax(logits)``.
+class _WeightedLoss(Module):
+    """A class-index loss: optional class weights (a buffer, saved in the state dict as PyTorch
+    saves them), ``ignore_index`` and ``reduction``."""
 
-    Shapes as in PyTorch: logits (N, C) with targets (N,), (N, C, d1, ...) with targets
-    (N, d1, ...), or (C,) with a scalar target. A sequence model's (T, B, C) output is passed as
-    ``logits.reshape(-1, C)`` with ``targets.reshape(-1)``. Targets equal to ``ignore_index``
-    contribute nothing and are not counted in the mean; if every target is ignored the mean is
-    0/0 = nan, as in PyTorch.
-    """
-    logits = ag.as_tensor(logits)
-    t = np.asarray(targets.data if isinstance(targets, ag.Tensor) else targets)
-    if logits.ndim == 0 or t.dtype.kind not in "iu":
-        raise ShapeError("cross_entropy: expected float logits with a class axis and integer "
-                         "targets, got logits %s and targets of dtype %s"
-                         % (logits.shape, t.dtype))
-    class_axis = 0 if logits.ndim == 1 else 1
-    n_classes = logits.shape[class_axis]
-    expected = logits.shape[:class_axis] + logits.shape[class_axis + 1:]
-    if t.shape != expected:
-        raise ShapeError("cross_entropy: logits %s (class axis %d of length %d) need targets of "
-                         "shape %s, got %s" % (logits.shape, class_axis, n_classes, expected,
-                                               t.shape))
-    keep = np.ones(t.shape, bool) if ignore_index is None else t != ignore_index
-    bad = keep & ((t < 0) | (t >= n_classes))
-    if bad.any():
-        raise ShapeError("cross_entropy: targets must be class indices in [0, %d)%s; got %d"
-                         % (n_classes, "" if ignore_index is None
-                            else " or ignore_index=%d" % ignore_index, t[bad].flat[0]))
-    logp = ag.log_softmax(logits, axis=class_axis)
-    if class_axis:
-        # move the class axis last and flatten the rest, so one integer index picks every target
-        if logits.ndim > 2:
-            logp = logp.transpose((0,) + tuple(range(2, logits.ndim)) + (1,))
-        logp = logp.reshape(-1, n_classes)
-    else:
-        logp = logp.reshape(1, n_classes)
-    rows = np.flatnonzero(keep)
-    picked = logp[rows, t.reshape(-1)[rows]]
-    inverse_count = np.asarray(1.0 / rows.size if rows.size else np.nan, logits.dtype)
-    return -picked.sum() * inverse_count
+    def __init__(self, weight=None, *, ignore_index=-100, reduction="mean"):
+        super().__init__()
+        F._check_reduction(type(self).__name__, reduction)
+        self.register_buffer("weight", None if weight is None else np.asarray(weight))
+        self.ignore_index, self.reduction = ignore_index, reduction
+
+    def extra_repr(self):
+        return "ignore_index=%r, reduction=%r" % (self.ignore_index, self.reduction)
 
 
-def mse_loss(pred, target):
-    """Mean of the squared differences; ``pred`` and ``target`` must have the same shape."""
-    pred, target = ag.as_tensor(pred), ag.as_tensor(target)
-    if pred.shape != target.shape:
-        raise ShapeError("mse_loss: prediction %s and target %s must have the same shape"
-                         % (pred.shape, target.shape))
-    diff = pred - target
-    return (diff * diff).mean()
+class CrossEntropyLoss(_WeightedLoss):
+    """``F.cross_entropy(input, target)`` with the options given here."""
+
+    def __init__(self, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        super().__init__(weight, ignore_index=ignore_index, reduction=reduction)
+        F._check_label_smoothing("CrossEntropyLoss", label_smoothing)
+        self.label_smoothing = label_smoothing
+
+    def forward(self, input, target):
+        return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+    def extra_repr(self):
+        return super().extra_repr() + ", label_smoothing=%g" % self.label_smoothing
+
+
+class NLLLoss(_WeightedLoss):
+    """``F.nll_loss(input, target)`` (input: log-probabilities) with the options given here."""
+
+    def forward(self, input, target):
+        return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)
+
+
+class MSELoss(Module):
+    """``F.mse_loss(input, target)`` with the reduction given here."""
+
+    def __init__(self, *, reduction="mean"):
+        super().__init__()
+        F._check_reduction("MSELoss", reduction)
+        self.reduction = reduction
+
+    def forward(self, input, target):
+        return F.mse_loss(input, target, reduction=self.reduction)
+
+    def extra_repr(self):
+        return "reduction=%r" % self.reduction

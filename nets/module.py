@@ -14,6 +14,8 @@ import numpy as np
 import autograph as ag
 from autograph.errors import AutogradError, ShapeError
 
+from . import functional as F
+
 
 class StateDictError(AutogradError, ValueError):
     """A state dict that does not fit the module: missing, unexpected or wrong-shaped entries."""
@@ -314,12 +316,8 @@ class Linear(Module):
         self.bias = uniform((out_features,), bound, rng) if bias else None
 
     def forward(self, x):
-        x = ag.as_tensor(x)
-        if x.shape[-1:] != (self.in_features,):
-            raise ShapeError("Linear(%d, %d): input of shape %s; its last axis must be %d"
-                             % (self.in_features, self.out_features, x.shape, self.in_features))
-        W = self.weight.T
-        return x @ W if self.bias is None else ag.addmm(self.bias, x, W)
+        return F._affine("Linear(%d, %d)" % (self.in_features, self.out_features), x,
+                         self.weight, self.bias)
 
     def extra_repr(self):
         return "in_features=%d, out_features=%d, bias=%s" % (
@@ -328,7 +326,10 @@ class Linear(Module):
 
 class Embedding(Module):
     """Row lookup: ``weight[indices]`` with weight (num_embeddings, embedding_dim) ~ N(0, 1).
-    The gradient of a lookup is a scatter-add into the rows that were used."""
+
+    The indices are integers of any shape: a list of ints, an integer numpy array or tensor;
+    the output has their shape plus (embedding_dim,). The gradient of a lookup is a
+    scatter-add into the rows that were used."""
 
     def __init__(self, num_embeddings, embedding_dim, rng=None):
         super().__init__()
@@ -336,38 +337,23 @@ class Embedding(Module):
         self.weight = normal((num_embeddings, embedding_dim), rng)
 
     def forward(self, indices):
-        idx = np.asarray(indices.data if isinstance(indices, ag.Tensor) else indices)
-        if idx.dtype.kind not in "iu":
-            raise ShapeError("Embedding(%d, %d): indices must be integers, got dtype %s"
-                             % (self.num_embeddings, self.embedding_dim, idx.dtype))
-        if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
-            raise ShapeError("Embedding(%d, %d): indices must lie in [0, %d), got min %d, max %d"
-                             % (self.num_embeddings, self.embedding_dim, self.num_embeddings,
-                                idx.min(), idx.max()))
-        return self.weight[idx]
+        return F._lookup("Embedding(%d, %d)" % (self.num_embeddings, self.embedding_dim),
+                         indices, self.weight)
 
     def extra_repr(self):
         return "%d, %d" % (self.num_embeddings, self.embedding_dim)
 
 
 class Dropout(Module):
-    """Inverted dropout: in training, zero each entry with probability p and scale the rest by
-    1/(1-p), so eval needs no rescaling; in eval, the identity."""
+    """Inverted dropout (``F.dropout``) in training; in eval, the identity."""
 
     def __init__(self, p=0.5, rng=None):
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError("Dropout: p must lie in [0, 1], got %r" % (p,))
+        F._check_probability("Dropout", p)
         self.p, self.rng = p, generator(rng)
 
     def forward(self, x):
-        x = ag.as_tensor(x)
-        if not self.training or self.p == 0.0:
-            return x
-        if self.p == 1.0:
-            return x * np.zeros(x.shape, x.dtype)
-        keep = ag.rand(*x.shape, rng=self.rng, dtype=np.float64).data >= self.p
-        return x * (keep / (1.0 - self.p)).astype(x.dtype)
+        return F.dropout(x, self.p, self.training, rng=self.rng)
 
     def extra_repr(self):
         return "p=%g" % self.p
@@ -394,3 +380,82 @@ class Sequential(Module):
         for m in self.children():
             x = m(x)
         return x
+
+
+# -- modules without parameters: the functions of nets.functional, as layers ------------------
+class ReLU(Module):
+    """max(x, 0), elementwise."""
+
+    def forward(self, input):
+        return F.relu(input)
+
+
+class Tanh(Module):
+    """tanh(x), elementwise."""
+
+    def forward(self, input):
+        return F.tanh(input)
+
+
+class Sigmoid(Module):
+    """1 / (1 + exp(-x)), elementwise."""
+
+    def forward(self, input):
+        return F.sigmoid(input)
+
+
+class _AlongDim(Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.dim = dim
+
+    def extra_repr(self):
+        return "dim=%d" % self.dim
+
+
+class Softmax(_AlongDim):
+    """``F.softmax(input, dim)``: each slice along ``dim`` becomes a distribution."""
+
+    def forward(self, input):
+        return F.softmax(input, self.dim)
+
+
+class LogSoftmax(_AlongDim):
+    """``F.log_softmax(input, dim)``: log-probabilities along ``dim``."""
+
+    def forward(self, input):
+        return F.log_softmax(input, self.dim)
+
+
+class Identity(Module):
+    """Its input, unchanged; takes and ignores any arguments, as PyTorch's does."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        return input
+
+
+class Flatten(Module):
+    """Axes ``start_dim`` to ``end_dim`` (inclusive; negative counts from the end) merged into one:
+    (N, C, H, W) -> (N, C*H*W) by default, keeping the batch axis."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, input):
+        x = ag.as_tensor(input)
+        n = max(x.ndim, 1)              # a scalar flattens as a one-axis tensor, as in PyTorch
+        start, end = self.start_dim, self.end_dim
+        if not (-n <= start < n and -n <= end < n) or start % n > end % n:
+            raise ShapeError("Flatten(start_dim=%d, end_dim=%d): an input of shape %s has axes "
+                             "%d to %d, and start_dim must not come after end_dim"
+                             % (start, end, x.shape, -n, n - 1))
+        start, end = start % n, end % n
+        merged = int(np.prod(x.shape[start:end + 1], dtype=np.int64))
+        return x.reshape(x.shape[:start] + (merged,) + x.shape[end + 1:])
+
+    def extra_repr(self):
+        return "start_dim=%d, end_dim=%d" % (self.start_dim, self.end_dim)

@@ -45,6 +45,10 @@ PICTURES = [
     ("03_lstm", "grad_norms.svg", "Vanishing gradients on the adding problem (T = 50): "
                                   "‖∂L/∂h_t‖ for a tanh RNN and an LSTM, before and after "
                                   "training"),
+    ("03_lstm", "jacobian_spectrum.svg", "The chapter's product measured: the singular values of "
+                                         "∂s_t/∂s_t−1 at each step for the tanh RNN and the LSTM, "
+                                         "before and after training; the LSTM's largest stays at "
+                                         "1 along its forget path"),
     ("03_lstm", "lstm_cell.svg", "Figure 6.20: one LSTM step as nets.LSTMCell records it"),
     ("03_lstm", "forget_gate.svg", "Figure 6.21: the forget gate, f_t = σ(W_f·[h_t-1, x_t] + b_f)"),
     ("04_other_rnns", "gru_cell.svg", "Figure 6.19: one GRU step"),

@@ -1,3 +1,4 @@
+import collections
 import os
 import sys
 
@@ -12,3 +13,24 @@ from hypothesis import settings  # noqa: E402
 
 settings.register_profile("project", deadline=None, max_examples=25)
 settings.load_profile("project")
+
+# Tests that need a system program skip without it. So that a quiet skip is never mistaken for a
+# pass, the end of the run names each reason and, where the project can install the program,
+# the command that does.
+INSTALL = {"headless browser": "bash scripts/system-deps.sh chromium",
+           "Graphviz 'dot'": "bash scripts/system-deps.sh graphviz"}
+
+
+def pytest_terminal_summary(terminalreporter):
+    reasons = collections.Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        if isinstance(report.longrepr, tuple):                  # (path, line, "Skipped: why")
+            reasons[report.longrepr[2].removeprefix("Skipped: ")] += 1
+    if not reasons:
+        return
+    terminalreporter.section("skipped: not run on this machine", yellow=True)
+    for reason, count in sorted(reasons.items()):
+        terminalreporter.write_line("%d test%s: %s" % (count, "s" * (count > 1), reason))
+    for needle, command in INSTALL.items():
+        if any(needle in reason for reason in reasons):
+            terminalreporter.write_line("to run the tests that need a %s: %s" % (needle, command))

@@ -21,8 +21,8 @@ EXPECTED = {
                "structure_one_to_one.svg", "structure_one_to_many.svg",
                "structure_many_to_one.svg", "structure_encoder_decoder.svg",
                "structure_synced.svg"],
-    "03_lstm": ["grad_norms.svg", "lstm_cell.svg", "forget_gate.svg", "input_gate.svg",
-                "output_gate.svg", "state_update.svg"],
+    "03_lstm": ["grad_norms.svg", "jacobian_spectrum.svg", "lstm_cell.svg", "forget_gate.svg",
+                "input_gate.svg", "output_gate.svg", "state_update.svg"],
     "04_other_rnns": ["gru_cell.svg", "peephole_lstm_cell.svg", "bidirectional.svg",
                       "ctrnn_oscillator.svg", "ctrnn_irregular.svg"],
     "05_applications": ["tagger/unrolled.svg", "tagger/unrolled_steps.svg", "tagger/rolled.svg",
@@ -42,11 +42,18 @@ def check_file(path):
             assert "<svg" in f.read(), path
 
 
+# how many times each example trains something, each showing its progress
+TRAININGS = {"01_computation_graphs": 0, "02_rnn": 0, "03_lstm": 2, "04_other_rnns": 3,
+             "05_applications": 3}
+
+
 def run_example(name, out, cwd):
+    """Run an example with its output into a pipe, as in a log; returns (exit code, stdout,
+    stderr), the output read as bytes since text mode would turn \r into \n."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONPATH="")
-    return subprocess.run([sys.executable, os.path.join(ROOT, "examples", name + ".py"), "--small",
-                           "--out", str(out)], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "examples", name + ".py"), "--small",
+                           "--out", str(out)], cwd=cwd, env=env, capture_output=True, timeout=600)
+    return done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8")
 
 
 def test_every_example_is_checked():
@@ -58,10 +65,30 @@ def test_every_example_is_checked():
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_example_runs_and_writes_its_pictures(name, tmp_path):
     out = tmp_path / "out"
-    result = run_example(name, out, cwd=tmp_path)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    code, stdout, stderr = run_example(name, out, cwd=tmp_path)
+    assert code == 0, stdout[-3000:] + stderr[-3000:]
     for rel in EXPECTED[name]:
         check_file(os.path.join(out, rel))
+    # a clean log: no bar redrawn with \r, five progress lines for each training, not more
+    assert "\r" not in stdout and not stderr, stderr
+    progress = re.findall(r"^ +[\w -]+: (?:step|epoch) (\d+)/(\d+)  loss ", stdout, re.M)
+    assert len(progress) == 5 * TRAININGS[name], stdout
+    assert all(done == total for done, total in progress[4::5]), progress
+    assert len(stdout.splitlines()) < 100, stdout
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_longer_runs_are_behind_a_flag(name):
+    """The default run is the minute's version; --long, where an example has one, says what
+    it adds and cannot be combined with --small."""
+    script = os.path.join(ROOT, "examples", name + ".py")
+    shown = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True)
+    assert shown.returncode == 0 and "--small" in shown.stdout
+    assert ("--long" in shown.stdout) == (name in ("03_lstm", "05_applications")), shown.stdout
+    if "--long" in shown.stdout:
+        both = subprocess.run([sys.executable, script, "--small", "--long"], capture_output=True,
+                              text=True)
+        assert both.returncode == 2 and "not allowed with" in both.stderr
 
 
 def readme_python_blocks():

@@ -65,8 +65,9 @@ def test_what_viz_and_nets_write_is_readable_by_others(tmp_path, umask):
     umask(0o022)
     written = [viz.render(small_graph(), str(tmp_path / "g.dot")),
                viz.render(small_graph(), str(tmp_path / "g.svg")),
-               viz.export_player(small_graph(), str(tmp_path / "p.html")),
-               viz.plot_grad_norms(np.array([1.0, 0.1, 0.01]), str(tmp_path / "n.svg"))]
+               viz.export_player(small_graph(), str(tmp_path / "p.html"))]
+    viz.plot_grad_norms(np.array([1.0, 0.1, 0.01]), str(tmp_path / "n.svg"))
+    written.append(tmp_path / "n.svg")
     nets.save(nets.Linear(3, 2), tmp_path / "m.safetensors")
     written.append(tmp_path / "m.safetensors")
     for path in written:

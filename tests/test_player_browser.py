@@ -88,3 +88,24 @@ def test_hovering_a_node_shows_its_value_gradient_and_shape(page, tmp_path):
     assert info.splitlines() == ["b = input []", "shape []  float64", "value 1", "grad  5"]
     dom = browse(page, "clicks=3&hover=%s" % vid, tmp_path, "--dump-dom")
     assert "grad  (backward has not reached it yet)" in dom
+
+
+def test_user_text_reads_exactly_in_the_browser(tmp_path):
+    """Names holding entities, backslash escapes, control characters and line breaks: the
+    browser's own text of each node, of the hover panel and of the title."""
+    import html
+    from test_viz_escaping import CASES, named_graph
+    total, leaves, _ = named_graph()
+    total.name = CASES[4][0]
+    page = viz.export_player(total, tmp_path / "names.html")
+    pic = viz.picture(total, show=("name", "shape"), max_nodes=600)
+    ids = [pic.ids[pic.graph.number(x)][0] for x in leaves]
+    dom = browse(page, "hover=%s" % ids[3], tmp_path, "--dump-dom")
+    for (name, lines, _, _), node_id in zip(CASES, ids):
+        node = re.search(r'<g id="%s" class="node[^"]*">(.*?)</g>\s*</g>' % node_id, dom, re.S).group(1)
+        drawn = [html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", node, re.S)]
+        assert drawn[:len(lines)] == lines, name
+    info = html.unescape(re.search(r'<div id="info">(.*?)</div>', dom, re.S).group(1))
+    assert info.splitlines()[0] == CASES[3][2] + " = input []"
+    title = html.unescape(re.search(r"<h1>(.*?)</h1>", dom, re.S).group(1))
+    assert title == "Backward pass of " + CASES[4][2]

@@ -6,7 +6,9 @@ the diff.
 """
 import os
 import re
+import shutil
 import sys
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -18,6 +20,7 @@ from test_viz_models import chapter_example, elman, lstm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "golden")
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def golden(name, text):
@@ -109,6 +112,25 @@ def test_highlighted_path_products_sum_to_the_gradient():
     assert "b → c → e : 1 × 2 = 2" in notes and "b → d → e : 1 × 3 = 3" in notes
     assert "sum = 5" in notes and b.grad.item() == 5
     assert pic.dot.count('class="path"') == 7           # b->+->c->×, b->+->d->×, ×->e
+
+
+@pytest.mark.skipif(not shutil.which("dot"), reason="Graphviz 'dot' is not installed")
+def test_highlight_without_a_path_says_so_and_still_draws(tmp_path):
+    e, a, b = chapter_example()
+    z = ag.tensor(3.0, dtype="float64", requires_grad=True, name="z")
+    f = e * 2 + z
+    for (src, dst), note in [((a, z), "no path from a to z: z does not depend on a"),
+                             ((e, a), "no path from e to a: a does not depend on e; e depends "
+                                      "on a: highlight=(a, e) draws those paths")]:
+        pic = viz.picture(f, highlight=(src, dst))
+        assert pic.notes == [note] and 'class="path"' not in pic.dot
+        path = tmp_path / "no_path.svg"
+        viz.render(f, str(path), highlight=(src, dst))
+        root = ET.parse(str(path)).getroot()
+        label = [t.text for t in root.find(SVG + "g").findall(SVG + "text")]
+        assert label == [note]
+        drawn = [g for g in root.iter(SVG + "g") if "var" in (g.get("class") or "").split()]
+        assert len(drawn) == len(pic.ids)                     # every variable is drawn
 
 
 def test_nine_paths_of_example_two():

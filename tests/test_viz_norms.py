@@ -1,18 +1,22 @@
 """viz.grad_norms and viz.plot_grad_norms: the chapter's vanishing-gradient argument."""
-import re
-import shutil
-import struct
+import io
+import os
 import subprocess
+import sys
+import warnings
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
+from matplotlib.image import imread
 
 import viz
 from autograph.backward import run, seed
 from test_viz_models import elman, lstm
 
 SVG = "{http://www.w3.org/2000/svg}"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def numpy_bptt_norms(p, x, T):
@@ -70,94 +74,84 @@ def test_one_series_per_track():
         viz.grad_norms((elman(2)[1]["bias"] * 2).sum())
 
 
-def test_plot_is_an_svg_with_a_log_axis_and_one_line_per_series(tmp_path):
+def legend_texts(fig):
+    return [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+
+def test_plot_is_a_figure_with_a_log_axis_and_one_line_per_series():
     rnn = viz.grad_norms(elman(20, H=8, last_only=True)[0])
     cell = viz.grad_norms(lstm(20, H=8, last_only=True, forget_bias=3.0)[0])
     rnn[3] = 0.0                                           # not drawable on a log axis: a gap
-    path = tmp_path / "norms.svg"
-    viz.plot_grad_norms({"tanh <RNN>": rnn, "LSTM": cell}, str(path))
-    root = ET.parse(str(path)).getroot()
-    lines = list(root.iter(SVG + "polyline"))
-    assert len(lines) == 3                                 # the RNN's curve is cut at t = 3
-    texts = ["".join(t.itertext()) for t in root.iter(SVG + "text")]
-    decades = [t for t in texts if t.startswith("1e")]
-    lo, hi = int(decades[0][2:]), int(decades[-1][2:])
-    assert lo <= np.floor(np.log10(rnn[rnn > 0].min())) and hi >= np.log10(cell.max())
-    assert "tanh <RNN> (1 zero/NaN not drawn)" in texts and "LSTM" in texts
+    fig = viz.plot_grad_norms({"tanh <RNN>": rnn, "LSTM": cell})
+    assert isinstance(fig, Figure)
+    (ax,) = fig.axes
+    assert ax.get_yscale() == "log"
+    lines = ax.get_lines()
+    assert len(lines) == 2
+    np.testing.assert_array_equal(lines[1].get_ydata(), cell)
+    drawn = lines[0].get_ydata()
+    assert np.isnan(drawn[3]) and np.array_equal(np.delete(drawn, 3), np.delete(rnn, 3))
+    assert legend_texts(fig) == ["tanh <RNN> (1 zero/NaN not drawn)", "LSTM"]
+    lo, hi = ax.get_ylim()
+    assert lo <= rnn[rnn > 0].min() and hi >= cell.max()
 
 
-LONG = {
-    "bidirectional LSTM, 2 layers, hidden 128, dropout 0.2 · lstm_l1_reverse": 0.9,
-    "bidirectional LSTM, 2 layers, hidden 128, dropout 0.2 · lstm_l1": 0.8,
-    "tanh RNN": 0.5,
-    "checkpoint_epoch_00012_learning_rate_0.001_with_no_spaces_at_all_trained": 0.7,
-    "x" * 60 + "/".join("segment%d" % i for i in range(40)) + " · the_distinguishing_end": 0.95,
-}
+def test_labels_are_drawn_as_written_and_long_ones_wrap():
+    long = "bidirectional LSTM, 2 layers, hidden 128, dropout 0.2 · lstm_l1_reverse"
+    fig = viz.plot_grad_norms({"_starts_with_underscore": np.ones(4), "costs $5 or $6": np.ones(4),
+                               long: np.ones(4)}, title="$x$ per step")
+    texts = legend_texts(fig)
+    assert texts[0] == "_starts_with_underscore"           # matplotlib would leave it out
+    assert texts[1] == r"costs \$5 or \$6"                 # "$" escaped: no math mode
+    assert "\n" in texts[2] and texts[2].replace("\n", " ") == long
+    assert all(len(line) <= 40 for line in texts[2].split("\n"))
+    assert fig.axes[0].get_title(loc="left") == r"\$x\$ per step"
+    assert [line.get_label() for line in fig.axes[0].get_lines()][2] == long
 
 
-def legend(path):
-    """(full label from the tooltip, [lines drawn], [(x, line)]) per legend entry, and the width."""
-    root = ET.parse(str(path)).getroot()
-    out = []
-    for g in root.iter(SVG + "g"):
-        spans = list(g.iter(SVG + "tspan"))
-        out.append((g.find(SVG + "title").text, [s.text for s in spans],
-                    [(float(s.get("x")), s.text) for s in spans]))
-    return out, float(root.get("width"))
+def test_plot_saves_png_svg_and_pdf_and_refuses_other_suffixes(tmp_path):
+    series = {"tanh RNN": 0.5 ** np.arange(30.0), "LSTM": 0.95 ** np.arange(30.0)}
+    for suffix in ("png", "svg", "pdf"):
+        path = tmp_path / ("norms." + suffix)
+        assert isinstance(viz.plot_grad_norms(series, str(path)), Figure)
+        data = path.read_bytes()
+        if suffix == "png":
+            image = imread(io.BytesIO(data))
+            assert image.shape[0] > 300 and image.shape[1] > 600
+            assert image[..., :3].std() > 0.05             # something is drawn on the white
+        elif suffix == "svg":
+            root = ET.fromstring(data)
+            assert root.tag == SVG + "svg" and len(list(root.iter(SVG + "path"))) > 20
+        else:
+            assert data.startswith(b"%PDF")
+    again = tmp_path / "again.svg"
+    viz.plot_grad_norms(series, again)
+    assert again.read_bytes() == (tmp_path / "norms.svg").read_bytes()    # no date, no random ids
+    with pytest.raises(ValueError, match=r"viz.plot_grad_norms: .*\.png, \.svg, \.pdf"):
+        viz.plot_grad_norms(series, tmp_path / "norms.jpeg2000")
+    with pytest.raises(ValueError, match="shape"):
+        viz.plot_grad_norms({"2-d": np.ones((3, 2))})
+    assert sorted(os.listdir(tmp_path)) == ["again.svg", "norms.pdf", "norms.png", "norms.svg"]
 
 
-def test_long_legend_labels_wrap_inside_the_picture(tmp_path):
-    from viz.norms import LEGEND_LINES, LEGEND_MAX, LEGEND_SIZE, text_width
-    t = np.arange(30.0)
-    series = {label: r ** t for label, r in LONG.items()}
-    series["checkpoint_epoch_00012_learning_rate_0.001_with_no_spaces_at_all_trained"][10:] = 0
-    path = tmp_path / "norms.svg"
-    viz.plot_grad_norms(series, str(path))
-    entries, width = legend(path)
-    assert [full.split(" (")[0] for full, _, _ in entries] == list(LONG)
-    for (full, lines, placed), label in zip(entries, LONG):
-        assert 1 <= len(lines) <= LEGEND_LINES
-        drawn = "".join(lines).replace(" ", "")
-        if "…" in drawn:                                  # only the longest one is elided...
-            assert label.startswith("xxxx")
-            head, tail = drawn.split("…")
-            assert label.replace(" ", "").startswith(head)
-            assert drawn.endswith("the_distinguishing_end")   # ...and keeps its end
-        else:                                             # every other label is drawn whole
-            assert drawn == full.replace(" ", "")
-        for x, line in placed:                            # no line runs past the picture
-            assert text_width(line, LEGEND_SIZE) <= LEGEND_MAX
-            assert x + text_width(line, LEGEND_SIZE) <= width
-    assert "(20 zero/NaN not drawn)" in " ".join(entries[3][1])
+def test_plotting_changes_nothing_process_wide(tmp_path):
+    """No pyplot, no backend chosen, no rc setting left changed (rcParams.copy() reads the
+    settings without resolving the backend, which would import pyplot)."""
+    script = "\n".join([
+        "import io, sys", "sys.path[:0] = [%r]" % ROOT,
+        "import matplotlib, numpy as np", "before = matplotlib.rcParams.copy()",
+        "import viz", "viz.plot_grad_norms({'a': np.ones(3)}).savefig(io.BytesIO(), format='svg')",
+        "viz.plot_grad_norms(np.ones(3), %r)" % str(tmp_path / "n.svg"),
+        "assert matplotlib.rcParams.copy() == before",
+        "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'"])
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
-def test_short_legend_labels_keep_the_plot_as_it_was(tmp_path):
-    path = tmp_path / "norms.svg"
-    viz.plot_grad_norms({"tanh RNN, trained": np.ones(5), "LSTM": np.ones(5)}, str(path))
-    entries, width = legend(path)
-    assert width == 720 and [lines for _, lines, _ in entries] == [["tanh RNN, trained"], ["LSTM"]]
-
-
-def test_the_width_estimate_is_an_upper_bound_of_helvetica():
-    from viz.norms import text_width
-    assert 100 * 0.833 <= text_width("m" * 10, 10) <= 100 * 0.833 * 1.05
-    assert text_width("购物", 10) >= 20
-
-
-@pytest.mark.skipif(not shutil.which("rsvg-convert"), reason="needs rsvg-convert")
-def test_the_rendered_legend_text_ends_inside_the_picture():
-    """librsvg's own measure of each legend entry, with the fonts installed here: rendered alone
-    (rsvg-convert --export-id), an element's PNG is as wide as its drawn extent."""
-    from viz.norms import svg_plot
-    t = np.arange(30.0)
-    svg = svg_plot([(label, r ** t) for label, r in LONG.items()], "norms")
-    width = float(ET.fromstring(svg).get("width"))
-    starts = [m.start() for m in re.finditer('<text font-size="11">', svg)]
-    assert len(starts) == len(LONG)
-    for start in starts:
-        one = svg[:start] + '<text id="entry"' + svg[start + len("<text"):]
-        png = subprocess.run(["rsvg-convert", "--export-id", "entry", "-f", "png"],
-                             input=one.encode("utf-8"), capture_output=True, check=True).stdout
-        drawn, _ = struct.unpack(">II", png[16:24])          # the PNG header's width, height
-        x = float(re.search(r'<tspan x="([0-9.]+)"', svg[start:]).group(1))
-        assert x + drawn <= width, svg[start:start + 200]
+def test_chinese_labels_are_drawn_with_an_installed_cjk_font(tmp_path):
+    from viz.figures import font_family
+    if len(font_family()) < 2:
+        pytest.skip("no CJK font installed (e.g. apt-get install fonts-wqy-microhei)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                     # matplotlib warns of a missing glyph
+        viz.plot_grad_norms({"我 在 华联 购物": np.ones(4)}, tmp_path / "cjk.png")

@@ -96,7 +96,7 @@ class Paths:
     with its product (the backward pass restricted to that path), and ``total`` is their sum;
     otherwise ``total`` is the backward pass restricted to the edges on paths, which is the same
     sum. ``grad`` is d dst / d src from the engine's ordinary backward, for comparison. With no
-    path, ``count`` is 0 and ``total`` and ``grad`` are None.
+    path, ``count`` is 0, ``total`` zero and ``grad`` None.
     """
 
     def __init__(self, graph, src, dst):
@@ -106,8 +106,9 @@ class Paths:
         self.src, self.dst, self.count = s, d, core.count
         self.nodes = [index[t._id] for t in core.nodes]
         self.edges = sorted((index[k], p) for k, es in core.edges.items() for p, _ in es)
-        self.listed = self.total = self.grad = None
-        if not self.count:
+        self.listed = self.grad = None
+        if not self.count:                      # the sum over no path: dst does not depend on src
+            self.total = np.zeros_like(src._data)
             return
         seed = np.ones_like(graph.nodes[d]._data)
         if self.count <= MAX_LISTED_PATHS:

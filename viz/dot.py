@@ -9,6 +9,7 @@ page can find a tensor's nodes.
 """
 import html
 import inspect
+import re
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from .calculus import (Local, Paths, forward_tangents, fmt, norm, reverse_grads,
                        type_text, values_text)
 from .graph import Graph, Scope
 from .layout import Layout
-from .text import line, param_text
+from .text import line, param_text, printable
 
 SHOW = ("name", "shape", "value", "grad")
 FONT = "Helvetica"
@@ -178,7 +179,10 @@ def path_notes(graph, paths):
     """The chain rule along every path from src to dst, as lines of text."""
     src, dst = _name(graph, paths.src), _name(graph, paths.dst)
     if not paths.count:
-        return ["no path from %s to %s: %s does not depend on %s" % (src, dst, dst, src)]
+        note = "no path from %s to %s: %s does not depend on %s" % (src, dst, dst, src)
+        if Paths(graph, graph.nodes[paths.dst], graph.nodes[paths.src]).count:
+            note += "; %s depends on %s: highlight=(%s, %s) draws those paths" % (src, dst, dst, src)
+        return [note]
     notes = ["%d path%s from %s to %s; the sum of the path products is d%s/d%s"
              % (paths.count, "s" if paths.count > 1 else "", src, dst, dst, src)]
     scalar = all(graph.nodes[k].data.size == 1 for k in paths.nodes)
@@ -206,15 +210,40 @@ def _name(graph, k):
 
 
 # -- writing ---------------------------------------------------------------------------------
+# Graphviz decodes HTML entities in ordinary labels too (a name "a&amp;b" would be drawn "a&b"),
+# so every & reaches it as &amp;; it escapes < > and & in the SVG itself.
+_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def dot_text(s, br="\\n", backslash="\\\\"):
+    """User text inside a DOT string literal, drawn exactly: line breaks become ``br`` (a DOT
+    line break), characters that cannot be drawn are written as Python writes them
+    (``printable``), quotes and ampersands are escaped and a backslash becomes ``backslash``."""
+    return br.join(printable(part).replace("\\", backslash).replace('"', '\\"').replace("&", "&amp;")
+                   for part in _BREAK.split(str(s)))
+
+
 def esc(s):
-    """A DOT string literal: user text shows as text (Graphviz escapes < > & in SVG itself)."""
-    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    """A DOT string literal that shows ``s`` as text."""
+    return '"' + dot_text(s) + '"'
+
+
+def esc_tooltip(s):
+    """A node's tooltip as a DOT string literal. Graphviz reads backslash escapes in it twice
+    (line breaks, then ``\\N`` and the like), so a backslash is written four times."""
+    return '"' + dot_text(s, backslash="\\" * 4) + '"'
 
 
 def esc_lines(lines, end="\\n"):
-    """Lines joined with a DOT line break (``\\l`` left-justifies)."""
-    return '"' + end.join(str(s).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
-                          for s in lines) + ('\\l' if end == "\\l" else "") + '"'
+    """Lines joined with a DOT line break (``\\l`` left-justifies every line)."""
+    return '"' + end.join(dot_text(s, end) for s in lines) + ('\\l' if end == "\\l" else "") + '"'
+
+
+def esc_html(s):
+    """Text inside an HTML-like label, drawn exactly (Graphviz expands backslash escapes such as
+    ``\\N`` there too)."""
+    return "<br/>".join(html.escape(printable(part)).replace("\\", "\\\\")
+                        for part in _BREAK.split(str(s)))
 
 
 def grad_colour(n):
@@ -362,7 +391,7 @@ class Writer:
         attrs["class"] = " ".join(classes)
         body = " ".join("%s=%s" % (a, esc(v)) for a, v in attrs.items())
         return "%s [id=%s %s label=%s tooltip=%s]" % (item.id, esc(item.id), body, esc(label),
-                                                        esc(tooltip))
+                                                        esc_tooltip(tooltip))
 
     def _grad_fill(self, attrs, classes, n):
         if self.color_by != "grad" or n is None:
@@ -499,7 +528,7 @@ class Writer:
                   '<td bgcolor="%s"><font color="white">Inf</font></td>' % INF]
         return ('legend [id="legend" class="legend" shape=plaintext style="" label=<<table '
                 'border="0" cellborder="1" cellspacing="0" cellpadding="3"><tr><td>%s</td>%s'
-                '</tr></table>>]' % (html.escape(head), "".join(cells)))
+                '</tr></table>>]' % (esc_html(head), "".join(cells)))
 
 
 def _amount(a):

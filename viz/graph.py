@@ -40,6 +40,17 @@ class Graph:
         """The parsed scope of node k (shared between the nodes of one scope)."""
         return parse_scope(self.nodes[k]._scope)
 
+    def positions(self, ks):
+        """Each node's position within its time step, the same in every step of a track:
+        (scope inside the step, op, occurrence)."""
+        seen, keys = {}, []
+        for k in ks:
+            s = self.scope(k)
+            base = (s.inner if s.track is not None else "^" + s.path, self.nodes[k].op_name)
+            seen[base] = seen.get(base, -1) + 1
+            keys.append(base + (seen[base],))
+        return keys
+
     def number(self, t):
         """The ``%k`` number of a tensor of this graph."""
         k = self.index.get(t._id) if isinstance(t, Tensor) else None

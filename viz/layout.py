@@ -137,23 +137,12 @@ class Layout:
         canon = list(range(len(g)))
         for track, by_t in self.steps.items():
             rep = self.representative(track)
-            keyed = dict(zip(self._keys(by_t[rep]), by_t[rep]))
+            keyed = dict(zip(self.graph.positions(by_t[rep]), by_t[rep]))
             for t, ks in by_t.items():
                 if t != rep:
-                    for key, k in zip(self._keys(ks), ks):
+                    for key, k in zip(self.graph.positions(ks), ks):
                         canon[k] = keyed.get(key, k)
         return canon
-
-    def _keys(self, ks):
-        """Position of each node within its step: (scope inside the step, op, occurrence)."""
-        seen, keys = {}, []
-        g = self.graph
-        for k in ks:
-            s = g.scope(k)
-            base = (s.inner if s.track is not None else "^" + s.path, g.nodes[k].op_name)
-            seen[base] = seen.get(base, -1) + 1
-            keys.append(base + (seen[base],))
-        return keys
 
     # -- collapsing -----------------------------------------------------------------------
     def _collapse(self, collapse):

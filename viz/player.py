@@ -19,6 +19,7 @@ from autograph.files import write_atomic
 
 from .dot import grad_colour, picture
 from .render import TIMEOUT, run_dot
+from .text import printable
 
 MAX_NODES = 600     # the player's node budget: folded beyond it (dot lays out 600 nodes quickly)
 
@@ -51,11 +52,14 @@ def render_steps(loss, steps, path, *, max_nodes=MAX_NODES, timeout=TIMEOUT):
 
 
 def pictured(pic, t):
-    """A node as the picture names it (its name, else its number %k), op, scope and shape."""
-    k = pic.graph.index[t._id]
-    return "%s = %s%s %s" % (t.name if t.name is not None else "%%%d" % k,
-                             t.op_name or ("input" if t.requires_grad else "const"),
-                             "  " + t._scope if t._scope else "", shape_text(t.shape))
+    """A node as the picture names it (its name, else its number %k), op, scope and shape, on
+    one line (``printable``)."""
+    return "%s = %s%s %s" % (name_of(pic, t), t.op_name or ("input" if t.requires_grad else "const"),
+                             "  " + printable(t._scope) if t._scope else "", shape_text(t.shape))
+
+
+def name_of(pic, t):
+    return printable(str(t.name)) if t.name is not None else "%%%d" % pic.graph.index[t._id]
 
 
 def player_data(pic, steps):
@@ -89,7 +93,7 @@ def export_player(loss, path, *, gradient=None, max_nodes=MAX_NODES, title=None,
     svg = run_dot(pic.dot, "svg", timeout, len(pic.layout.items)).decode("utf-8")
     svg = svg[svg.index("<svg"):]                    # drop the XML prolog and DOCTYPE
     data = player_data(pic, steps_of(loss, gradient))
-    title = title or "Backward pass of %s" % pictured(pic, loss).split(" = ")[0]
+    title = title or "Backward pass of %s" % name_of(pic, loss)
     parts = {"title": html.escape(title), "svg": svg, "data": script_json(data),
              "count": str(len(data["steps"]))}
     # one pass, so that text filled in (a name such as "{{data}}") is never filled in again

@@ -6,11 +6,14 @@
     %7 = mul %3 %5 : f32[32,128]  lstm[t=3]/forget_gate
 
 Numbers are the graph's own (creation order from 0), so two runs of one program list the same
-text. Needs no Graphviz.
+text. Needs no Graphviz. Names are quoted, and in names and scopes a backslash and every character
+that would break the line or the terminal is written as Python writes it (``\\n``, ``\\x00``):
+one line per node, whatever the names.
 """
+
 import numpy as np
 
-from autograph.debug.text import shape_text, type_text, values_text
+from autograph.debug.text import printable, shape_text, type_text, values_text
 from .graph import Graph
 
 
@@ -36,14 +39,15 @@ def line(graph, k):
             what = " ".join(x for x in (what, params_text(t._params)) if x)
     text = "%%%d = %s : %s" % (k, what, type_text(t.data))
     if t._scope:
-        text += "  " + t._scope
+        text += "  " + printable(t._scope.replace("\\", "\\\\"))
     if t._op is not None and t.name is not None:
         text += "  " + quoted(t.name)
     return text
 
 
 def quoted(name):
-    return '"%s"' % str(name).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """A name as a string literal: backslashes, quotes and unprintable characters escaped."""
+    return '"%s"' % printable(str(name).replace("\\", "\\\\")).replace('"', '\\"')
 
 
 def params_text(params):

@@ -2,6 +2,8 @@
 
 The one set of text helpers: ``viz`` imports them from here.
 """
+import unicodedata
+
 import numpy as np
 
 from ..tensor import is_released
@@ -73,23 +75,30 @@ def op_text(t):
 def label(t):
     """A node as people read it: its name, else ``op#id`` (``input#id`` for leaves)."""
     if t.name is not None:
-        return one_line(t.name)
+        return printable(str(t.name))
     return "%s#%d" % (op_text(t), t._id)
 
 
-def one_line(text):
-    """``text`` with its control characters (newlines, NUL, ...) written as escapes, so that
-    whatever a user named a node keeps a listing to one line per node."""
-    text = str(text)
+# Not drawable as text: control characters (NUL ends DOT's strings, XML forbids most of them, a
+# terminal obeys ESC), line and paragraph separators, lone surrogates (UTF-8 cannot encode them)
+# and the noncharacters U+FFFE and U+FFFF (not XML).
+_UNPRINTABLE = ("Cc", "Cs", "Zl", "Zp")
+
+
+def printable(text):
+    """``text`` with each character that cannot be shown as text on one line (newlines, NUL
+    and other control characters, separators, lone surrogates) written as Python writes it
+    in a string literal (``\\n``, ``\\x00``, ``\\u2028``); every other character unchanged."""
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                   for c in text)
+    return "".join(ch.encode("unicode_escape").decode("ascii")
+                   if unicodedata.category(ch) in _UNPRINTABLE or ch in "\ufffe\uffff" else ch
+                   for ch in text)
 
 
 def describe(t, g=None):
     """One line: label, op, scope, shape and, given a gradient, its norm."""
-    text = "%s = %s%s %s" % (label(t), op_text(t), "  " + one_line(t._scope) if t._scope else "",
+    text = "%s = %s%s %s" % (label(t), op_text(t), "  " + printable(t._scope) if t._scope else "",
                              shape_text(t.shape))
     if g is not None:
         text += "  ‖grad‖ %s" % num(norm(g))

@@ -23,7 +23,9 @@ from .. import rules as R
 from ..numerics import fits, is_basic
 
 DENSE_BYTES = 16 << 20     # Scatter: above this a gradient is added into one buffer at once
-PRODUCT_BYTES = 4 << 20    # Products: the pairs held before they are multiplied out
+SMALL_PIECE = 512          # Scatter: pieces of fewer entries are added into a buffer at once
+PRODUCT_BYTES = 4 << 20    # Products: the pairs held before they are multiplied out; Rows:
+                           # a projection larger than this gets its gradient in row blocks
 
 
 class Lazy:
@@ -64,7 +66,7 @@ class Scatter(Lazy):
         pieces (where a piece's bookkeeping costs more than adding it into a buffer), and for
         large tensors (whose pieces and their concatenation would be two copies at once)."""
         full = math.prod(self.shape)
-        if other.size < 512 or self.size + other.size > full \
+        if other.size < SMALL_PIECE or self.size + other.size > full \
                 or full * self.dtype.itemsize > DENSE_BYTES:
             return other.add_into(self.dense())
         self.pieces += other.pieces
