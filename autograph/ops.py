@@ -3,6 +3,12 @@
 Composites (mean, softmax, stack, split, ...) are ordinary Python over primitives; only where
 composing is numerically unsafe is a function a primitive of its own (see rules.py). Axes are
 checked here, so that a wrong one names the op, the axis and the shape.
+
+Names and meanings are numpy's, and PyTorch's keyword names are accepted beside them
+(``pytorch_names``: ``dim=`` for ``axis=``, ...). Where the two libraries give one name different
+meanings (split, transpose, repeat, var's default, max with an axis), the docstring says which
+holds; the Tensor methods PyTorch alone has (view, permute, chunk, expand, repeat, masked_fill,
+gather, to, ...) have PyTorch's meaning.
 """
 import builtins
 import functools
@@ -348,7 +354,8 @@ def mean(x, axis=None, keepdims=False):
 
 @pytorch_names()
 def max(x, axis=None, keepdims=False):
-    """Largest entry; tied maxima share the gradient evenly."""
+    """Largest entry; tied maxima share the gradient evenly. numpy's meaning (``ag.amax`` too):
+    the values only, where PyTorch's ``max(x, dim)`` also gives their indices (``argmax``)."""
     return apply(P.amax, (as_tensor(x),), {"axis": _axes(axis), "keepdims": keepdims})
 
 
