@@ -570,8 +570,13 @@ def reshape(x, *shape):
 def transpose(x, *axes):
     """numpy's transpose: the axes in the order ``axes`` gives (reversed without it), as
     PyTorch's ``permute``. PyTorch's ``transpose(dim0, dim1)`` swaps two axes: that is
-    ``swapaxes``."""
+    ``swapaxes``. ``transpose(0, 1)`` of a matrix, which numpy reads as no change and PyTorch
+    as a swap, is refused rather than read either way."""
     x = as_tensor(x)
+    if len(axes) == 2 and x.ndim == 2 and tuple(axes) == (0, 1):
+        raise shape_error("transpose", "transpose(0, 1) of a matrix changes nothing in numpy's "
+                          "meaning and swaps the axes in PyTorch's; write swapaxes(0, 1) (or .T) "
+                          "to swap them, or leave the call out")
     axes = _shape(axes) or tuple(range(x.ndim - 1, -1, -1))
     axes = tuple(_axis("transpose", a, x) for a in axes)
     if sorted(axes) != list(range(x.ndim)):

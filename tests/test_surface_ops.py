@@ -337,11 +337,21 @@ def test_argmax_and_argmin_pick_the_first_of_ties_and_are_int64():
     (lambda x: x.view(np.float64), r"view: .*use .to\(dtype\)"),
     (lambda x: x.diagonal(0, 1, 1), r"diagonal: axis1 and axis2 are both axis 1"),
     (lambda x: x.transpose(0, 0), r"transpose: .*PyTorch's transpose\(dim0, dim1\)"),
+    (lambda x: x.transpose(0, 1), r"transpose: transpose\(0, 1\) of a matrix changes nothing "
+                                  r"in numpy's meaning and swaps the axes in PyTorch's"),
+    (lambda x: ag.transpose(x, 0, 1), r"write swapaxes\(0, 1\) \(or .T\)"),
     (lambda x: ag.prod(x, (0, 0)), r"prod: axis \(0, 0\) names an axis twice"),
 ])
 def test_errors_name_the_method_and_say_what_to_do(call, message):
     with pytest.raises(ag.ShapeError, match=message):
         call(ag.ones(2, 3))
+
+
+def test_transpose_keeps_numpys_meaning_where_it_is_not_ambiguous():
+    x = ag.tensor(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(x.transpose(1, 0).numpy(), x.numpy().T)
+    np.testing.assert_array_equal(x.transpose((0, 1)).numpy(), x.numpy())
+    assert x.transpose(1, 0).shape == x.swapaxes(0, 1).shape == (3, 2)
 
 
 def test_expand_shares_memory_and_tolist_contiguous_are_as_pytorch():
