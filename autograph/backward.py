@@ -21,7 +21,7 @@ import numpy as np
 
 from .anomaly import check_arrived, check_backward
 from .errors import AutogradError
-from .fast.lazy import FAST, JOIN, LAZY, Rows, accumulate, dense, takes_rows
+from .fast.lazy import JOIN, LAZY, Rows, accumulate, dense, takes_rows
 from .graph import freed
 from .modes import current, enable_grad
 from .rules import split, sum_to
@@ -99,7 +99,7 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
     wanted = None if inputs is None else {t._id for t in inputs}
     floor = min(wanted) if wanted else 0          # nothing older than the oldest input matters
     joint = speed and not wanted                  # (a stepper without deposits: wanted is empty)
-    fast = FAST if speed else {}
+    now = clock.now                               # in-place changes so far
     if speed and type(g) is np.ndarray and not g.ndim:
         g = g[()]
     grads = {root._id: g}
@@ -121,6 +121,7 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                 if anomaly:
                     check_arrived(node, g, False, key == root._id)
                 g = _run_hooks(node, g, create_graph)
+                now = clock.now                   # a hook may change a value in place
             if anomaly:
                 check_arrived(node, g, bool(node._hooks), key == root._id)
             op = node._op
@@ -136,7 +137,7 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
             ins = node._inputs
             if ins is None:
                 raise freed(node)
-            if node._epoch < clock.now:     # something was changed in place since it was made
+            if node._epoch < now:           # something was changed in place since it was made
                 check_saved(node)
             params = node._params
             if create_graph:
@@ -158,7 +159,7 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                 g = _siblings(node, key, g, nodes, grads, retain_graph, taken)
                 rules = JOIN
             else:
-                rules = fast.get(op, op.vjp)
+                rules = op.fast if speed else op.vjp
             every = op.vjp_all(g, y, *args, **params) if op.vjp_all is not None and \
                 not taken else None
             sent = [] if trace else None

@@ -2,14 +2,15 @@
 layer, release. Each thread has its own, as PyTorch's grad mode: a thread inside ``no_grad()``
 leaves every other thread recording.
 
-The per-op dispatch reads them from one object per thread, ``current()``: one thread-local
-lookup, then plain attributes. The context managers below set and restore them.
+The per-op dispatch reads them from one object per thread, ``current()``: one lookup of a
+context variable (a new thread starts with an empty context, so it gets its own object on its
+first op), then plain attributes. The context managers below set and restore them.
 
 Scope paths are written here (``scope_name``) and read here (``parse_scope``), nowhere else.
 """
+import contextvars
 import functools
 import re
-import threading
 
 
 class State:
@@ -25,17 +26,20 @@ class State:
         self.release = None     # inside release_unneeded(): that thread's release state
 
 
-class _PerThread(threading.local):
-    def __init__(self):
-        self.state = State()
-
-
-_local = _PerThread()
+_state = contextvars.ContextVar("autograph_modes")
+_lookup = _state.get        # bound once: the dispatch calls it per op
 
 
 def current():
     """This thread's modes."""
-    return _local.state
+    st = _lookup(None)
+    if st is None:
+        st = State()
+        _state.set(st)
+    return st
+
+
+current()                   # the importing thread's
 
 
 class _Switch:
@@ -47,12 +51,12 @@ class _Switch:
         self.field, self.value = field, value
 
     def __enter__(self):
-        st = _local.state
+        st = current()
         self.prev = getattr(st, self.field)
         setattr(st, self.field, self.value)
 
     def __exit__(self, *exc):
-        setattr(_local.state, self.field, self.prev)
+        setattr(current(), self.field, self.prev)
 
     def __call__(self, fn):
         field, value = self.field, self.value
@@ -75,7 +79,7 @@ def enable_grad():
 
 
 def is_grad_enabled():
-    return _local.state.grad
+    return current().grad
 
 
 def detect_anomaly():
@@ -124,7 +128,7 @@ class scope:
         self.part = scope_name(name, **tags) if tags else str(name)
 
     def __enter__(self):
-        self.state = st = _local.state
+        self.state = st = current()
         self.prev = prev = st.scope
         st.scope = path = prev + "/" + self.part if prev else self.part
         return path

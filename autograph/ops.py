@@ -546,7 +546,9 @@ def argmin(x, axis=None, keepdims=False):
 def _axis(opname, axis, x, extra=0):
     """``axis`` of ``x`` (of ``x.ndim + extra`` axes) as a non-negative int, or a ShapeError
     naming the op, the axis and the shape."""
-    n = x.ndim + extra
+    n = x._data.ndim + extra
+    if type(axis) is int and -n <= axis < n:        # the usual case first: this runs per op
+        return axis % n
     if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
         raise shape_error(opname, "axis must be an integer, got %r" % (axis,))
     if not -n <= axis < n:
@@ -686,7 +688,8 @@ def split(x, sections_or_indices, axis=0):
             raise shape_error("split", "axis %d of shape %s (length %d) does not divide into %d "
                               "equal parts; pass a list of cut points instead"
                               % (axis, x.shape, n, k))
-        cuts = tuple(n // k * j for j in range(1, k))
+        step = n // k
+        cuts = tuple(range(step, n, step)) if step else (0,) * (k - 1)
     else:
         cuts = tuple(int(c) for c in sections_or_indices)
     parts = P.parts(cuts, n, axis)

@@ -40,7 +40,7 @@ class Primitive:
     """One op of the table. ``vjp``/``jvp`` hold one rule per input (indexable)."""
 
     __slots__ = ("name", "forward", "vjp", "vjp_all", "jvp", "kind", "symbol", "smooth", "hint",
-                 "saves", "view")
+                 "saves", "view", "fast")
     # vjp_all: a rule giving every input's contribution in one call (concat: one split of g
     #   instead of a slice per input); the backward loop prefers it.
     # hint: a function of the input arrays that says what is wrong when forward fails.
@@ -48,6 +48,8 @@ class Primitive:
     #   Everything else is read at most for its shape and dtype, so release_unneeded() may free it
     #   and an in-place change of it does not matter to this op.
     # view: forward may return a view of input 0's memory (reshape, slices, transpose).
+    # fast: the vjp rules the backward loop's speed layer uses (fast/lazy.py gives a few ops
+    #   lazy ones; the table's own for the rest).
 
     def __init__(self, name, forward, vjp, jvp=None, kind=None, symbol=None, smooth=True,
                  hint=None, saves=None, view=False, vjp_all=None):
@@ -55,6 +57,7 @@ class Primitive:
         self.kind, self.symbol, self.smooth, self.hint = kind, symbol, smooth, hint
         self.saves = None if saves is None else frozenset(saves)
         self.view = view
+        self.fast = vjp
         if jvp is None:
             jvp = _derived_jvp(self)
         self.jvp = jvp
@@ -491,10 +494,15 @@ class xp:
 
     @staticmethod
     def split(g, offsets, axis):
+        """``g`` cut at ``offsets`` along ``axis`` (numpy's split, without its Python loop of
+        transposes per part)."""
+        axis %= g.ndim
         if type(g) is Tensor:
-            cuts = parts(tuple(offsets), g.shape[axis], axis % g.ndim)
+            cuts = parts(tuple(offsets), g.shape[axis], axis)
             return [apply(split, (g,), p) for p in cuts.params]
-        return np.split(g, offsets, axis)
+        lead = (slice(None),) * axis
+        ends = [0] + list(offsets) + [g.shape[axis]]
+        return [g[lead + (slice(a, b),)] for a, b in zip(ends, ends[1:])]
 
 
 def _lift(x, like):

@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 from .errors import AutogradError, ShapeError
-from .modes import _local
+from .modes import _lookup, current
 
 _ids = itertools.count()
 _default_dtype = np.dtype(np.float32)
@@ -201,7 +201,7 @@ class Tensor:
         self.name = name
         self._id = next(_ids)
         self._op = self._inputs = self._params = self._hooks = self._origin = None
-        self._scope = _local.state.scope
+        self._scope = current().scope
         self._retain = False
         self._version = 0
 
@@ -378,7 +378,7 @@ def constant(data):
     t.requires_grad = t._retain = False
     t._id = next(_ids)
     t._version = 0
-    t._scope = _local.state.scope
+    t._scope = (_lookup(None) or current()).scope
     return t
 
 
@@ -415,7 +415,7 @@ def apply(op, inputs, params=None):
     t._retain = False
     t._version = 0
     t._id = next(_ids)
-    st = _local.state
+    st = _lookup(None) or current()
     t._scope = st.scope
     if st.grad and (inputs[0].requires_grad or len(inputs) > 1 and any(
             [x.requires_grad for x in inputs])):
@@ -474,7 +474,7 @@ def describe(op, inputs, params, err=None):
         what = "%s %s %s" % (shapes[0], op.symbol, shapes[1])
     else:
         what = ", ".join(str(s) for s in shapes)
-    scope = _local.state.scope
+    scope = current().scope
     at = " in scope '%s'" % scope if scope else ""
     extra = ""
     if params:
@@ -488,7 +488,7 @@ def describe(op, inputs, params, err=None):
 
 
 def shape_error(opname, message):
-    scope = _local.state.scope
+    scope = current().scope
     return ShapeError("%s%s: %s" % (opname, " in scope '%s'" % scope if scope else "", message))
 
 

@@ -20,35 +20,11 @@ import numpy as np  # noqa: E402  (after common, which limits BLAS to one thread
 import autograph as ag  # noqa: E402
 import nets  # noqa: E402
 import viz  # noqa: E402
+from adding import BASELINE, Adder, batch, batches, held_out_mse  # noqa: E402
 
 out = args.out
 T, H, BATCH = (20, 16, 32) if args.small else (100 if args.long else 50, 32, 64)
 STEPS = 800 if args.small else 4000 if args.long else 1500
-BASELINE = 1 / 6      # the variance of the sum of two U(0, 1) numbers: MSE of always answering 1
-
-
-def adding_batch(rng, n):
-    """(T, n, 2) inputs (a value, a marker) and (n, 1) targets: the sum of the two marked values,
-    one marked in each half of the sequence."""
-    values = rng.uniform(0, 1, (T, n))
-    marks = np.zeros((T, n))
-    cols = np.arange(n)
-    marks[rng.integers(0, T // 2, n), cols] = 1
-    marks[rng.integers(T // 2, T, n), cols] = 1
-    x = np.stack([values, marks], -1).astype(np.float32)
-    return x, (values * marks).sum(0)[:, None].astype(np.float32)
-
-
-class Adder(nets.Module):
-    """A recurrent layer read out once, after the last step."""
-
-    def __init__(self, layer):
-        super().__init__()
-        self.rnn, self.out = layer, nets.Linear(H, 1)
-
-    def forward(self, x):
-        h, _ = self.rnn(x)
-        return self.out(h[-1])
 
 
 def make(kind):
@@ -58,22 +34,8 @@ def make(kind):
         # Forget gate open at the start (bias 1, gate order i, f, g, o), a common initialisation
         # that lets the cell state carry information across the whole sequence from step one.
         layer.bias_hh_l0.data[H:2 * H] = 1.0
-        return Adder(layer)
-    return Adder(nets.RNN(2, H))
-
-
-def batches(rng):
-    """Fresh training batches with the squared error as their loss."""
-    def batch():
-        x, y = adding_batch(rng, BATCH)
-        return x, lambda pred: nets.mse_loss(pred, y)
-    return batch
-
-
-def held_out_mse(model, rng):
-    x, y = adding_batch(rng, 500)
-    with ag.no_grad():
-        return float(((model(x).data - y) ** 2).mean())
+        return Adder(layer, H)
+    return Adder(nets.RNN(2, H), H)
 
 
 def norms(model, x, y):
@@ -88,7 +50,7 @@ def spectrum(model, x, y):
 
 common.section("The adding problem, T = %d" % T)
 models = {"tanh RNN": make("rnn"), "LSTM": make("lstm")}
-probe = adding_batch(np.random.default_rng(0), BATCH)
+probe = batch(np.random.default_rng(0), BATCH, T)
 series, spectra = {}, {}
 for name, model in models.items():
     series[name + ", untrained"] = norms(model, *probe)
@@ -96,8 +58,9 @@ for name, model in models.items():
 results = {}
 for name, model in models.items():
     print("  training the %s (%d steps, batch %d, Adam):" % (name, STEPS, BATCH))
-    common.fit(model, batches(np.random.default_rng(2)), STEPS, lr=0.01, desc="    " + name)
-    results[name] = held_out_mse(model, np.random.default_rng(3))
+    common.fit(model, batches(np.random.default_rng(2), BATCH, T), STEPS, lr=0.01,
+               desc="    " + name)
+    results[name] = held_out_mse(model, np.random.default_rng(3), T)
     series[name + ", trained"] = norms(model, *probe)
     spectra[name + ", trained"] = spectrum(model, *probe)
 for name, mse in results.items():

@@ -11,5 +11,5 @@ from .losses import CrossEntropyLoss, MSELoss, NLLLoss
 from .clip import clip_grad_norm, clip_grad_value
 from . import optim
 from .checkpoint import CheckpointError, load, save
-from .cells import CTRNNCell, GRUCell, JordanCell, LSTMCell, PeepholeLSTMCell, RNNCell
+from .cells import Cell, CTRNNCell, GRUCell, JordanCell, LSTMCell, PeepholeLSTMCell, RNNCell
 from .layers import CTRNN, GRU, LSTM, RNN, JordanRNN, PeepholeLSTM, Recurrent

@@ -1,21 +1,24 @@
 """Recurrent cells: one time step each, written gate by gate from autograph ops.
 
-Every cell keeps PyTorch's parameter names, shapes and gate order (``weight_ih`` (G·H, I),
-``weight_hh`` (G·H, H), ``bias_ih``, ``bias_hh``), so PyTorch's weights load and give the same
-numbers, and opens a scope per gate (``forget_gate``, ``hidden``, ...). Inside a layer the
-driver (layers.py) wraps each step in a time-step scope, so a gate's path reads
-``lstm[t=3]/forget_gate``.
+A cell is one time step of a recurrent network: ``step(x_t, state)`` takes the step's input
+(batch, input_size) and the previous state and returns the new state. Writing one means
+subclassing ``Cell``, assigning parameters in ``__init__`` and writing ``step``; ``Recurrent``
+(layers.py) runs it over sequences, stacked, in both directions, with ``lengths=``. Inside a
+layer each step runs in a time-step scope, so a gate opened with ``ag.scope("forget_gate")``
+reads ``lstm[t=3]/forget_gate``; a tensor named as the cell computes it (``f.name = "f_t"``) is
+called so in every picture, listing and debugger message.
 
-A cell works in three pieces so that a layer can run it fast:
+The built-in cells keep PyTorch's parameter names, shapes and gate order (``weight_ih`` (G·H, I),
+``weight_hh`` (G·H, H), ``bias_ih``, ``bias_hh``), so PyTorch's weights load and give the same
+numbers, and name their tensors with the chapter's symbols (LSTM i_t, f_t, g_t, o_t, c_t, h_t;
+GRU r_t, z_t, n_t, h_t; Elman s_t). They run the fast protocol, which a cell may add as an
+optimisation: the input's share of every gate, ``x W_ihᵀ + b``, is one matmul for all time steps
+instead of one per step. Such a cell defines
 
 - ``prepare(get)``: per-call constants (transposed weights, summed biases), computed once per
   forward call from the parameters ``get(name)`` returns;
-- ``project(x, p)``: the input's share of every gate, ``x W_ihᵀ + b``: one matmul for all time
-  steps when a layer calls it on the whole sequence;
-- ``step(xp, state, p)``: one time step from the projected input ``xp``; the recurrent part of
-  all gates is one matmul.
-
-``cell(x, state)`` runs the three on one step. Adding a cell means writing these.
+- ``project(x, p)``: the input's share of every gate, for every row of ``x``;
+- ``step(xp, state, p)``: one time step from the projected input ``xp``.
 """
 import types
 
@@ -28,18 +31,30 @@ from .module import Module, generator, uniform
 
 
 class Cell(Module):
-    """What every cell shares: PyTorch's initialisation, the standalone call, size checks.
+    """One time step of a recurrent network. Subclass it, assign parameters in ``__init__``
+    (``self.W_f = nets.Parameter(...)``) and write ``step(x_t, state) -> state``.
 
-    Subclasses set ``track`` (the scope name a layer uses), ``state_sizes`` (one size per state
-    tensor; two for the LSTMs' (h, c)) and define ``prepare`` and ``step``."""
+    - ``state_size``: the state's size, ``hidden_size`` unless set: the state is one tensor
+      (batch, state_size), zeros at the start. A tuple of sizes makes it a tuple of tensors,
+      as an LSTM's ``(h, c)`` with ``state_size = (H, H)``.
+    - ``output(state)``: what a step emits, the state or its first part; a cell that emits
+      something else overrides it and sets ``output_size``.
+    - ``track``: the scope name of its steps in a layer; by default the class name in lower
+      case, less a trailing "cell".
+    - ``rng``: the generator its weights are drawn from (``Recurrent(..., rng=)`` passes one).
 
-    track = "rnn"
-    folded_bias = ("bias_ih", "bias_hh")    # biases added to the input projection
+    ``cell(x, state=None)`` runs one step on its own (zeros for a state of None).
+    """
+
+    track = None
+    output_size = None          # None: the size of the state's first part
+    prepare = project = None    # the fast protocol (see the module's docstring), when defined
 
     def __init__(self, input_size, hidden_size, bias=True, rng=None):
         super().__init__()
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        self._rng = generator(rng)
+        self.state_size = hidden_size
+        self.rng = generator(rng)
 
     def add_weights(self, **shapes):
         """Register parameters drawn from U(-1/√H, 1/√H), PyTorch's default, in the order given.
@@ -47,37 +62,22 @@ class Cell(Module):
         bound = 1.0 / np.sqrt(self.hidden_size) if self.hidden_size else 0.0
         for name, shape in shapes.items():
             if self.bias or not name.startswith("bias"):
-                setattr(self, name, uniform(shape, bound, self._rng, name=name))
+                setattr(self, name, uniform(shape, bound, self.rng, name=name))
             else:
                 self.register_parameter(name, None)
 
     @property
     def state_sizes(self):
-        return (self.hidden_size,)
+        """``state_size`` as a tuple: one size per state tensor."""
+        return tuple(self.state_size) if self.tuple_state else (self.state_size,)
 
-    # -- the three pieces --------------------------------------------------------------------
-    def prepare(self, get):
-        """Per-call constants: ``W_ih``/``W_hh`` transposed once, the folded biases summed once."""
-        return types.SimpleNamespace(W_ih=get("weight_ih").T, W_hh=get("weight_hh").T,
-                                     b=self.input_bias(get))
+    tuple_state = property(lambda self: isinstance(self.state_size, (tuple, list)),
+                           doc="True when the state is a tuple of tensors.")
 
-    def input_bias(self, get):
-        total = None
-        for name in self.folded_bias:
-            b = get(name)
-            if b is not None:
-                total = b if total is None else total + b
-        return total
+    def step(self, x_t, state):
+        raise NotImplementedError("%s defines no step(x_t, state)" % type(self).__name__)
 
-    def project(self, x, p):
-        """x W_ihᵀ + b for every row of ``x``."""
-        return x @ p.W_ih if p.b is None else ag.addmm(p.b, x, p.W_ih)
-
-    def step(self, xp, state, p):
-        raise NotImplementedError("%s defines no step()" % type(self).__name__)
-
-    @staticmethod
-    def output(state):
+    def output(self, state):
         """What a step emits: the state, or its first part (h of (h, c))."""
         return state[0] if type(state) is tuple else state
 
@@ -95,26 +95,59 @@ class Cell(Module):
             state = self.zero_state(lead, x.dtype)
         self.check_state(state, lead)
         state = tuple(map(ag.as_tensor, state)) if type(state) is tuple else ag.as_tensor(state)
-        p = self.prepare(lambda name: getattr(self, name))
-        return self.step(self.project(x, p), state, p, **step_args)
+        if self.project is None:
+            new = self.step(x, state, **step_args)
+        else:
+            p = self.prepare(lambda name: getattr(self, name))
+            new = self.step(self.project(x, p), state, p, **step_args)
+        self.check_state(new, lead, "step() returned a state")
+        return new
 
     def zero_state(self, lead, dtype):
         zeros = tuple(ag.zeros(lead + (n,), dtype=dtype) for n in self.state_sizes)
-        return zeros if len(zeros) > 1 else zeros[0]
+        return zeros if self.tuple_state else zeros[0]
 
-    def check_state(self, state, lead):
+    def check_state(self, state, lead, what="state"):
+        """A clear error unless ``state`` has the shapes (and tuple-ness) ``state_size`` says,
+        after the batch shape ``lead``. ``what``: the state's part in the message."""
         parts = state if type(state) is tuple else (state,)
         want = [lead + (n,) for n in self.state_sizes]
         got = [tuple(np.shape(s)) for s in parts]
-        if got != want:
-            raise ShapeError("%s: state of shape %s for an input with batch shape %s; expected %s"
-                             % (self.describe(), _shapes(got), lead, _shapes(want)))
+        if got != want or (type(state) is tuple) != self.tuple_state:
+            raise ShapeError("%s: %s of shape %s for an input with batch shape %s; expected %s "
+                             "(state_size=%s)" % (self.describe(), what, _shapes(got), lead,
+                                                  _shapes(want), self.state_size))
 
     def describe(self):
         return "%s(%d, %d)" % (type(self).__name__, self.input_size, self.hidden_size)
 
     def extra_repr(self):
         return "%d, %d%s" % (self.input_size, self.hidden_size, "" if self.bias else ", bias=False")
+
+
+class ProjectedCell(Cell):
+    """A cell in PyTorch's layout on the fast protocol: ``prepare`` transposes ``weight_ih`` and
+    ``weight_hh`` once and sums the biases that fold into the input projection (``folded_bias``),
+    ``project`` is x W_ihᵀ + b; subclasses write ``step(xp, state, p)``."""
+
+    folded_bias = ("bias_ih", "bias_hh")    # biases added to the input projection
+
+    def prepare(self, get):
+        """Per-call constants: ``W_ih``/``W_hh`` transposed once, the folded biases summed once."""
+        return types.SimpleNamespace(W_ih=get("weight_ih").T, W_hh=get("weight_hh").T,
+                                     b=self.input_bias(get))
+
+    def input_bias(self, get):
+        total = None
+        for name in self.folded_bias:
+            b = get(name)
+            if b is not None:
+                total = b if total is None else total + b
+        return total
+
+    def project(self, x, p):
+        """x W_ihᵀ + b for every row of ``x``."""
+        return x @ p.W_ih if p.b is None else ag.addmm(p.b, x, p.W_ih)
 
 
 def _shapes(shapes):
@@ -133,8 +166,9 @@ def nonlinearity_of(owner, name, allowed):
     return NONLINEARITIES[name]
 
 
-class RNNCell(Cell):
-    """Elman: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)  (or relu)."""
+class RNNCell(ProjectedCell):
+    """Elman: s_t = tanh(W_ih x_t + b_ih + W_hh s_{t-1} + b_hh)  (or relu); the chapter's
+    s_t = tanh(U x_t + W s_{t-1}), its state named s_t."""
 
     track = "rnn"
 
@@ -146,12 +180,14 @@ class RNNCell(Cell):
         H = hidden_size
         self.add_weights(weight_ih=(H, input_size), weight_hh=(H, H), bias_ih=(H,), bias_hh=(H,))
 
-    def step(self, xp, h, p):
+    def step(self, xp, s, p):
         with ag.scope("hidden"):
-            return self.act(ag.addmm(xp, h, p.W_hh))         # xp + h W_hhᵀ
+            s = self.act(ag.addmm(xp, s, p.W_hh))            # xp + s W_hhᵀ
+            s.name = "s_t"
+            return s
 
 
-class JordanCell(Cell):
+class JordanCell(ProjectedCell):
     """Jordan (figure 6.15): the previous *output* feeds the hidden state.
 
         h_t = tanh(W_ih x_t + b_ih + W_hh y_{t-1} + b_hh)
@@ -171,14 +207,11 @@ class JordanCell(Cell):
         super().__init__(input_size, hidden_size, bias, rng)
         self.act, self.out_act = act, out_act
         self.output_size, self.nonlinearity = output_size, nonlinearity
+        self.state_size = output_size
         self.output_nonlinearity = output_nonlinearity
         H, K = hidden_size, output_size
         self.add_weights(weight_ih=(H, input_size), weight_hh=(H, K), bias_ih=(H,), bias_hh=(H,),
                          weight_ho=(K, H), bias_ho=(K,))
-
-    @property
-    def state_sizes(self):
-        return (self.output_size,)
 
     def prepare(self, get):
         p = super().prepare(get)
@@ -188,23 +221,26 @@ class JordanCell(Cell):
     def step(self, xp, y, p):
         with ag.scope("hidden"):
             h = self.act(ag.addmm(xp, y, p.W_hh))         # xp + y W_hhᵀ
+            h.name = "h_t"
         with ag.scope("output"):
-            return self.out_act(h @ p.W_ho if p.b_ho is None else ag.addmm(p.b_ho, h, p.W_ho))
+            y = self.out_act(h @ p.W_ho if p.b_ho is None else ag.addmm(p.b_ho, h, p.W_ho))
+            y.name = "y_t"
+            return y
 
     def describe(self):
         return "%s(%d, %d, %d)" % (type(self).__name__, self.input_size, self.hidden_size,
                                    self.output_size)
 
 
-class LSTMCell(Cell):
+class LSTMCell(ProjectedCell):
     """LSTM (figures 6.20-6.24), gates in PyTorch's order i, f, g, o:
 
-        i = σ(W_ii x + W_hi h + b_i)        f = σ(W_if x + W_hf h + b_f)
-        g = tanh(W_ig x + W_hg h + b_g)     o = σ(W_io x + W_ho h + b_o)
-        c' = f ⊙ c + i ⊙ g                  h' = o ⊙ tanh(c')
+        i_t = σ(W_ii x_t + W_hi h_{t-1} + b_i)      f_t = σ(W_if x_t + W_hf h_{t-1} + b_f)
+        g_t = tanh(W_ig x_t + W_hg h_{t-1} + b_g)   o_t = σ(W_io x_t + W_ho h_{t-1} + b_o)
+        c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t             h_t = o_t ⊙ tanh(c_t)
 
-    With ``proj_size`` h' = W_hr (o ⊙ tanh c') has proj_size entries. The state is (h, c); a step
-    returns (h', c')."""
+    (the chapter's C̃_t is g_t, its C_t is c_t). With ``proj_size`` h_t = W_hr (o_t ⊙ tanh c_t)
+    has proj_size entries. The state is (h, c); a step returns (h_t, c_t)."""
 
     track = "lstm"
     gates = 4
@@ -218,13 +254,10 @@ class LSTMCell(Cell):
                          **self.extra_weights())
         if proj_size:
             self.add_weights(weight_hr=(proj_size, H))
+        self.state_size = (R, H)
 
     def extra_weights(self):
         return {}
-
-    @property
-    def state_sizes(self):
-        return (self.proj_size or self.hidden_size, self.hidden_size)
 
     def prepare(self, get):
         p = super().prepare(get)
@@ -237,26 +270,35 @@ class LSTMCell(Cell):
         zi, zf, zg, zo = ag.split(ag.addmm(xp, h, p.W_hh), 4, axis=-1)
         with ag.scope("input_gate"):
             i = ag.sigmoid(zi)
+            i.name = "i_t"
         with ag.scope("forget_gate"):
             f = ag.sigmoid(zf)
+            f.name = "f_t"
         with ag.scope("cell_candidate"):
             g = ag.tanh(zg)
+            g.name = "g_t"
         with ag.scope("output_gate"):
             o = ag.sigmoid(zo)
+            o.name = "o_t"
         with ag.scope("cell_state"):
             c = ag.addcmul(f * c, i, g)             # f ⊙ c + i ⊙ g
+            c.name = "c_t"
         with ag.scope("hidden"):
             h = o * ag.tanh(c)
-            return (h if p.W_hr is None else h @ p.W_hr), c
+            if p.W_hr is not None:
+                h = h @ p.W_hr
+            h.name = "h_t"
+            return h, c
 
 
 class PeepholeLSTMCell(LSTMCell):
     """LSTM with peepholes (Gers & Schmidhuber): the gates also look at the cell state through
     diagonal weights, c_{t-1} into i and f, the new c_t into o:
 
-        i = σ(W_ii x + W_hi h + w_ci ⊙ c + b_i)     f = σ(W_if x + W_hf h + w_cf ⊙ c + b_f)
-        g = tanh(W_ig x + W_hg h + b_g)             c' = f ⊙ c + i ⊙ g
-        o = σ(W_io x + W_ho h + w_co ⊙ c' + b_o)    h' = o ⊙ tanh(c')
+        i_t = σ(W_ii x_t + W_hi h_{t-1} + w_ci ⊙ c_{t-1} + b_i)
+        f_t = σ(W_if x_t + W_hf h_{t-1} + w_cf ⊙ c_{t-1} + b_f)
+        g_t = tanh(W_ig x_t + W_hg h_{t-1} + b_g)       c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
+        o_t = σ(W_io x_t + W_ho h_{t-1} + w_co ⊙ c_t + b_o)    h_t = o_t ⊙ tanh(c_t)
     """
 
     track = "peephole_lstm"
@@ -278,24 +320,32 @@ class PeepholeLSTMCell(LSTMCell):
         zi, zf, zg, zo = ag.split(ag.addmm(xp, h, p.W_hh), 4, axis=-1)
         with ag.scope("input_gate"):
             i = ag.sigmoid(zi + p.w_ci * c)
+            i.name = "i_t"
         with ag.scope("forget_gate"):
             f = ag.sigmoid(zf + p.w_cf * c)
+            f.name = "f_t"
         with ag.scope("cell_candidate"):
             g = ag.tanh(zg)
+            g.name = "g_t"
         with ag.scope("cell_state"):
             c = ag.addcmul(f * c, i, g)             # f ⊙ c + i ⊙ g
+            c.name = "c_t"
         with ag.scope("output_gate"):                   # looks at the new cell state
             o = ag.sigmoid(zo + p.w_co * c)
+            o.name = "o_t"
         with ag.scope("hidden"):
-            return o * ag.tanh(c), c
+            h = o * ag.tanh(c)
+            h.name = "h_t"
+            return h, c
 
 
-class GRUCell(Cell):
+class GRUCell(ProjectedCell):
     """GRU (figure 6.19), gates in PyTorch's order r, z, n:
 
-        r = σ(W_ir x + b_ir + W_hr h + b_hr)      z = σ(W_iz x + b_iz + W_hz h + b_hz)
-        n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
-        h' = (1 - z) ⊙ n + z ⊙ h
+        r_t = σ(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)
+        z_t = σ(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)
+        n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{t-1} + b_hn))
+        h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
     """
 
     track = "gru"
@@ -318,15 +368,20 @@ class GRUCell(Cell):
                               axis=-1)
         with ag.scope("reset_gate"):
             r = ag.sigmoid(xr + hr)
+            r.name = "r_t"
         with ag.scope("update_gate"):
             z = ag.sigmoid(xz + hz)
+            z.name = "z_t"
         with ag.scope("candidate"):
             n = ag.tanh(xn + r * hn)
+            n.name = "n_t"
         with ag.scope("hidden"):
-            return ag.addcmul(n, z, h - n)      # (1 - z) ⊙ n + z ⊙ h = n + z ⊙ (h - n)
+            h = ag.addcmul(n, z, h - n)         # (1 - z) ⊙ n + z ⊙ h = n + z ⊙ (h - n)
+            h.name = "h_t"
+            return h
 
 
-class CTRNNCell(Cell):
+class CTRNNCell(ProjectedCell):
     """Continuous-time RNN (Beer 1995), integrated over one step of length dt:
 
         τ dy/dt = -y + W σ(y + θ) + I x + b
@@ -385,4 +440,5 @@ class CTRNNCell(Cell):
                 k3 = dydt(y + (0.5 * h) * k2)
                 k4 = dydt(y + h * k3)
                 y = y + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+            y.name = "y_t"
             return y

@@ -167,12 +167,20 @@ def _parse_header(header_bytes, bad):
 
 
 def _parse_json(text):
-    """Strict JSON: no NaN or Infinity, no name twice in one object, no deep nesting (the
-    decoder's RecursionError becomes a ValueError)."""
+    """Strict JSON: no NaN or Infinity, no -0 (safetensors' counts are unsigned), no name twice
+    in one object, no deep nesting (the decoder's RecursionError becomes a ValueError)."""
     try:
-        return json.loads(text, parse_constant=_no_constant, object_pairs_hook=_no_duplicates)
+        return json.loads(text, parse_constant=_no_constant, parse_int=_integer,
+                          object_pairs_hook=_no_duplicates)
     except RecursionError:
         raise ValueError("lists or objects nested too deeply") from None
+
+
+def _integer(text):
+    value = int(text)
+    if value == 0 and text.startswith("-"):
+        raise ValueError("-0 is not a count")
+    return value
 
 
 def _no_constant(name):

@@ -21,7 +21,8 @@ SECTIONS = {"demo": "`autograph demo`",
             "02_rnn": "2. The recurrent network",
             "03_lstm": "3. Vanishing gradients and the LSTM",
             "04_other_rnns": "4. GRU, peephole LSTM, bidirectional RNN, CTRNN",
-            "05_applications": "5. Applications"}
+            "05_applications": "5. Applications",
+            "06_your_own_cell": "6. Your own cell"}
 
 # (run, file it writes, caption); `run` is "demo" or an example's name.
 PICTURES = [
@@ -59,6 +60,12 @@ PICTURES = [
                                              "taken at irregular times"),
     ("05_applications", "char_lm_loss.svg", "A character-level LSTM language model learning"),
     ("05_applications", "forecast.svg", "Forecasting a noisy sine with a GRU"),
+    ("06_your_own_cell", "mgu_step.svg", "A minimal gated unit written as a nets.Cell in a dozen "
+                                         "lines: one step, its gates in the scopes it opens, "
+                                         "its tensors named f_t, h̃_t, h_t"),
+    ("06_your_own_cell", "mgu_steps.svg", "The MGU run by nets.Recurrent, one box per time step"),
+    ("06_your_own_cell", "adding_loss.svg", "The MGU and an LSTM learning the adding problem "
+                                            "(T = 50)"),
 ]
 
 

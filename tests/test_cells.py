@@ -1,6 +1,9 @@
 """The cells PyTorch lacks (Jordan, peephole LSTM, CTRNN) against plain numpy loops of their
 equations and finite differences; the CTRNN's integrators against closed forms; the chapter's
-own shapes; the scope names the cells and the driver record."""
+own shapes; the scope names the cells and the driver record, and the chapter's symbols on their
+nodes; a hidden size of zero."""
+import re
+
 import numpy as np
 import pytest
 
@@ -240,3 +243,80 @@ def test_each_cell_names_its_new_state_hidden():
         new = cell(x, state)
         h = new[0] if isinstance(new, tuple) else new
         assert any(s.split("/")[0] == "hidden" for s in scopes_of(h)), type(cell).__name__
+
+
+# -- the chapter's symbols on the nodes -------------------------------------------------------
+SYMBOLS = [
+    (lambda: nets.LSTMCell(I, H), ("i_t", "f_t", "g_t", "o_t", "c_t", "h_t")),
+    (lambda: nets.PeepholeLSTMCell(I, H), ("i_t", "f_t", "g_t", "o_t", "c_t", "h_t")),
+    (lambda: nets.GRUCell(I, H), ("r_t", "z_t", "n_t", "h_t")),
+    (lambda: nets.RNNCell(I, H), ("s_t",)),
+    (lambda: nets.JordanCell(I, H, K), ("h_t", "y_t")),
+    (lambda: nets.CTRNNCell(I, H, solver="rk4"), ("y_t",)),
+]
+
+
+@pytest.mark.parametrize("make,symbols", SYMBOLS, ids=lambda v: "" if callable(v) else v[0])
+def test_one_step_shows_the_chapters_symbols(make, symbols):
+    import viz
+    from autograph import debug
+    ag.manual_seed(0)
+    cell = make()
+    new = cell(ag.randn(2, I, requires_grad=True))
+    out = cell.output(new).sum()
+    dot = viz.picture(out).dot
+    listed = set(re.findall(r'"([^"]*)"$', viz.to_text(out), flags=re.M))
+    stepped = {step.name for step in debug.step_backward(out)}
+    for symbol in symbols:
+        assert re.search(r"\b%s\b" % re.escape(symbol), dot), symbol
+        assert symbol in listed and symbol in stepped, symbol
+
+
+def test_the_symbols_in_a_layer_the_player_and_explain(tmp_path):
+    import viz
+    from autograph import debug
+    x = ag.tensor(rng.standard_normal((3, 1, I)), requires_grad=True)
+    out, (h, c) = nets.LSTM(I, H).double()(x)
+    loss = out.sum()
+    text = viz.to_text(loss)
+    for gate, symbol in (("input_gate", "i_t"), ("forget_gate", "f_t"), ("cell_candidate", "g_t"),
+                         ("output_gate", "o_t"), ("cell_state", "c_t"), ("hidden", "h_t")):
+        assert re.search(r'lstm\[t=2\]/%s  "%s"' % (gate, symbol), text), symbol
+    viz.export_player(loss, str(tmp_path / "p.html"))
+    page = (tmp_path / "p.html").read_text(encoding="utf-8")
+    assert "f_t" in page and "c_t" in page
+    s = debug.step_backward(loss)
+    s.breakpoints.add("name:f_t")
+    assert "f_t" in repr(s.run())
+    x_t = ag.tensor(rng.standard_normal((1, I)), requires_grad=True, name="x_t")
+    explained = debug.explain(nets.GRUCell(I, H).double()(x_t).sum(), x_t)
+    for symbol in ("r_t", "z_t", "n_t", "h_t"):
+        assert re.search(r"^  %s \[1,4\]" % symbol, explained, flags=re.M), symbol
+
+
+# -- empty and degenerate shapes --------------------------------------------------------------
+@pytest.mark.parametrize("make", [lambda: nets.GRUCell(10, 0), lambda: nets.LSTMCell(10, 0),
+                                  lambda: nets.RNNCell(10, 0)])
+def test_a_cell_of_hidden_size_zero_gives_empty_states_and_a_zero_gradient(make):
+    cell = make().double()
+    x = ag.tensor(rng.standard_normal((3, 10)), requires_grad=True)
+    new = cell(x)
+    parts = new if isinstance(new, tuple) else (new,)
+    assert [p.shape for p in parts] == [(3, 0)] * len(parts)
+    sum(p.sum() for p in parts).backward()
+    assert x.grad.shape == (3, 10) and not x.grad.numpy().any()
+    for k, p in cell.named_parameters():
+        assert p.grad.shape == p.shape and p.shape[0] == 0, k
+
+
+@pytest.mark.parametrize("make", [lambda: nets.GRUCell(I, H), lambda: nets.LSTMCell(I, H),
+                                  lambda: nets.PeepholeLSTMCell(I, H)])
+def test_a_cell_on_a_batch_of_zero(make):
+    cell = make().double()
+    x = ag.tensor(np.zeros((0, I)), requires_grad=True)
+    new = cell(x)
+    parts = new if isinstance(new, tuple) else (new,)
+    assert [p.shape for p in parts] == [(0, H)] * len(parts)
+    sum(p.sum() for p in parts).backward()
+    assert x.grad.shape == (0, I)
+    assert all(not p.grad.numpy().any() for p in cell.parameters())

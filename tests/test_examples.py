@@ -29,6 +29,7 @@ EXPECTED = {
                         "tagger/grad_norms.svg",
                         "tagger/backprop.html", "generated.txt", "char_lm_loss.svg",
                         "forecast.svg"],
+    "06_your_own_cell": ["mgu_step.svg", "mgu_steps.svg", "mgu_rolled.svg", "adding_loss.svg"],
 }
 
 
@@ -44,7 +45,7 @@ def check_file(path):
 
 # how many times each example trains something, each showing its progress
 TRAININGS = {"01_computation_graphs": 0, "02_rnn": 0, "03_lstm": 2, "04_other_rnns": 3,
-             "05_applications": 3}
+             "05_applications": 3, "06_your_own_cell": 2}
 
 
 def run_example(name, out, cwd):
@@ -84,7 +85,8 @@ def test_longer_runs_are_behind_a_flag(name):
     script = os.path.join(ROOT, "examples", name + ".py")
     shown = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True)
     assert shown.returncode == 0 and "--small" in shown.stdout
-    assert ("--long" in shown.stdout) == (name in ("03_lstm", "05_applications")), shown.stdout
+    has_long = name in ("03_lstm", "05_applications", "06_your_own_cell")
+    assert ("--long" in shown.stdout) == has_long, shown.stdout
     if "--long" in shown.stdout:
         both = subprocess.run([sys.executable, script, "--small", "--long"], capture_output=True,
                               text=True)
@@ -112,11 +114,12 @@ def test_the_readme_tour_runs_as_written(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     ns = run_readme(blocks, seed=0)
     printed = capsys.readouterr().out
-    for name in ("e.svg", "lstm.svg", "backprop.html"):
+    for name in ("e.svg", "lstm.svg", "backprop.html", "mgu_steps.svg"):
         check_file(str(tmp_path / name))
     # what the comments say the prints show
     for claim in ("%2 = add %0 %1", "2·1 + 3·1", "= 5", "tensor(2.) tensor(5.)", "<Step ",
-                  "lstm[t=3]/hidden"):
+                  "lstm[t=3]/hidden", "(8, 30, 32) (4, 8, 16) ['W_f_l0', 'U_f_l0', 'b_f_l0']",
+                  "f_t = sigmoid  mgu[t=4]/forget_gate"):
         assert claim in printed, claim
     # "s.finish(): the same .grad values as loss.backward()": run the tour again from the same
     # seed with the stepper replaced by backward() and compare every parameter's gradient

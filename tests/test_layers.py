@@ -212,8 +212,52 @@ def test_one_matmul_for_the_input_and_one_per_step(name):
             matmuls[node.scope] = matmuls.get(node.scope, 0) + 1
     solves = 4 if name == "CTRNN" else 1                # RK4 evaluates W σ(y + θ) four times
     for track in ("_l0", "_l0_reverse", "_l1", "_l1_reverse"):
-        scope = m._tracks[0][0].track + track.replace("_l0", "", 1)
+        scope = m._tracks[0].cell.track + track.replace("_l0", "", 1)
         assert matmuls.pop(scope) == 1, scope
         for t in range(T):
             at = "%s[t=%d]" % (scope, t)
             assert sum(n for s, n in matmuls.items() if s.startswith(at)) == solves, at
+
+
+# -- empty batches and changing dropout -------------------------------------------------------
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_a_batch_of_zero_gives_empty_outputs_and_zero_gradients(name, batch_first):
+    """As torch: output (T, 0, D·H), h_n (L·D, 0, H); backward gives every parameter a zero
+    gradient of its shape and the input an empty one."""
+    m = LAYERS[name](num_layers=2, bidirectional=True, batch_first=batch_first).double()
+    x = ag.tensor(np.zeros((0, T, I) if batch_first else (T, 0, I)), requires_grad=True)
+    hx = np.zeros((4, 0, H))
+    out, finals = m(x, (hx, hx) if name == "LSTM" else hx, lengths=np.zeros(0, int))
+    assert out.shape == ((0, T, 2 * H) if batch_first else (T, 0, 2 * H))
+    assert [f.shape for f in parts(finals)] == [(4, 0, H)] * len(parts(finals))
+    (out.sum() + sum(f.sum() for f in parts(finals))).backward()
+    assert x.grad.shape == x.shape
+    for k, p in m.named_parameters():
+        assert p.grad is not None and p.grad.shape == p.shape and not p.grad.numpy().any(), k
+    assert m(x)[0].shape == out.shape                              # no hx, no lengths
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_dropout_set_after_construction_takes_effect(name):
+    m = LAYERS[name](num_layers=2, rng=0).double()
+    x = rng.standard_normal((T, B, I))
+    reference = m(x)[0].numpy()
+    m.dropout = 0.5
+    assert m.dropout == 0.5 and "dropout=0.5" in repr(m)
+    assert not np.allclose(m(x)[0].numpy(), reference)           # training: layer 1 sees dropout
+    m.eval()
+    np.testing.assert_array_equal(m(x)[0].numpy(), reference)
+    m.train()
+    m.dropout = 0
+    np.testing.assert_array_equal(m(x)[0].numpy(), reference)
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.1, True, "0.5", None, float("nan")])
+def test_dropout_stays_checked(bad):
+    m = nets.GRU(I, H, num_layers=2, dropout=0.25)
+    with pytest.raises(ValueError, match=r"GRU: dropout must be a number in \[0, 1\], got"):
+        m.dropout = bad
+    assert m.dropout == 0.25
+    with pytest.raises(ValueError, match="dropout"):
+        nets.LSTM(I, H, dropout=bad)
