@@ -38,10 +38,23 @@ class Clock:
 clock = Clock()
 
 
+def dtype_of(dtype, what):
+    """``dtype`` as a numpy dtype, from any spelling of one: ``ag.long``, ``np.float32``,
+    ``"float32"``, or Python's ``float``/``int``/``bool`` (float64, int64, bool, as numpy and
+    PyTorch read them). None stays None; anything else is an error naming ``what``."""
+    if dtype is None or type(dtype) is np.dtype:
+        return dtype
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError("%s: %r is not a dtype; pass one such as ag.float32, ag.long, np.float64, "
+                        "'float32', float, int or bool" % (what, dtype)) from None
+
+
 def set_default_dtype(dtype):
     """The dtype given to Python floats and lists of them (float32 unless set)."""
     global _default_dtype
-    dtype = np.dtype(dtype)
+    dtype = dtype_of(dtype, "set_default_dtype")
     if dtype.kind != "f":
         raise AutogradError("set_default_dtype: expected a floating dtype, got %s" % dtype)
     _default_dtype = dtype
@@ -51,13 +64,14 @@ def get_default_dtype():
     return _default_dtype
 
 
-def as_array(data, dtype=None):
+def as_array(data, dtype=None, what="tensor"):
     """An array for ``data`` without copying an array: numpy arrays keep their dtype; Python
-    floats (and lists of them) get the default float dtype, ints int64, bools bool, as PyTorch."""
+    floats (and lists of them) get the default float dtype, ints int64, bools bool, as PyTorch.
+    ``dtype`` may be given in any spelling ``dtype_of`` reads."""
     if isinstance(data, Tensor):
         data = data._data
     if dtype is not None:
-        return np.asarray(data, dtype=dtype)
+        return np.asarray(data, dtype=dtype_of(dtype, what))
     if isinstance(data, (np.ndarray, np.generic)):
         return np.asarray(data)
     arr = np.asarray(data)
@@ -218,7 +232,6 @@ class Tensor:
     shape = property(lambda self: self._data.shape)
     ndim = property(lambda self: self._data.ndim)
     dtype = property(lambda self: self._data.dtype)
-    size = property(lambda self: self._data.size)
     released = property(lambda self: is_released(self._data),
                         doc="True when release_unneeded() freed the value (no derivative "
                             "reads it); shape and dtype remain.")
@@ -227,6 +240,25 @@ class Tensor:
     op_name = property(lambda self: self._op.name if self._op is not None else None)
     scope = property(lambda self: self._scope)
     id = property(lambda self: self._id, doc="Stable id: the creation counter.")
+
+    def size(self, dim=None):
+        """The shape, or the length of axis ``dim`` (PyTorch's method; numpy's attribute
+        ``size``, the number of entries, is ``numel()``)."""
+        if dim is None:
+            return self._data.shape
+        n = self._data.ndim
+        if not isinstance(dim, (int, np.integer)) or not -n <= dim < n:
+            raise ShapeError("size: dim %r is out of range for a tensor of shape %s (valid: "
+                             "%d to %d)" % (dim, self._data.shape, -n, n - 1))
+        return self._data.shape[dim]
+
+    def dim(self):
+        """The number of axes (``ndim``)."""
+        return self._data.ndim
+
+    def numel(self):
+        """The number of entries (numpy's ``size``)."""
+        return self._data.size
 
     def numpy(self):
         """The values (shares memory; writes are counted, as through ``.data``)."""
