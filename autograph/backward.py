@@ -169,7 +169,7 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
             taken = None
             if joint and op is split:
                 taken = [] if trace else None
-                g = _siblings(node, key, g, nodes, grads, free, uses, taken)
+                g = _siblings(node, key, g, nodes, grads, free, uses, again, taken)
                 rules = JOIN
             else:
                 rules = op.fast if speed else op.vjp
@@ -216,17 +216,22 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
 
 def _leave(node, uses):
     """Mark ``node`` done; release its value if it is large and only the graph holds it (the
-    references are this pass's consumers, the caller's local and the argument)."""
+    references are this pass's consumers, the caller's local and the argument), unless it is a
+    view of a leaf's memory (a weight's transpose), whose release would free nothing."""
     mark_done(node)
     data = node._data
     if data.nbytes >= MIN_BYTES and getrefcount(node) == _HELD + uses.pop(node._id, 0):
-        node._data = released(data)
+        owner = node
+        while owner._op is not None and owner._op.view:
+            owner = owner._inputs[0]
+        if owner._op is not None:
+            node._data = released(data)
 
 
 _HELD = 3
 
 
-def _siblings(node, key, g, nodes, grads, free, uses, taken=None):
+def _siblings(node, key, g, nodes, grads, free, uses, again, taken=None):
     """The gradients of all the outputs of the split that made ``node`` (None where none
     arrived), taken off the loop's pending nodes; ``taken`` (a list) gets (output, part) for
     each, in the order the loop would have popped them. The outputs' consumers were all
@@ -241,7 +246,7 @@ def _siblings(node, key, g, nodes, grads, free, uses, taken=None):
         s = nodes.get(key - part + j) if j != part else None
         if s is None:
             continue                # no gradient reached it
-        if s._epoch < 0:            # a gradient reached it, but an earlier backward freed it
+        if s._epoch < 0 and not again:  # a gradient reached it; an earlier backward freed it
             raise freed(s)
         if s._op is not node._op or s._inputs[0] is not x or s._params["parts"] is not parts \
                 or s._params["part"] != j:
