@@ -202,8 +202,10 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                     grads[k] = prev + gi
                 else:
                     grads[k] = accumulate(prev, gi, k, owned)
-            if free:
-                _leave(node, uses)
+            if free:                        # done: kept for pictures, not for a second pass
+                node._epoch = -1 - node._epoch      # (tensor.mark_done, spelt out: per node)
+                if node._data.nbytes >= MIN_BYTES:
+                    _release(node, uses)
             if trace:
                 if taken is None:
                     yield Event(node, dense(g), sent)
@@ -214,13 +216,12 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                         yield Event(s, g[j], piece)
 
 
-def _leave(node, uses):
-    """Mark ``node`` done; release its value if it is large and only the graph holds it (the
+def _release(node, uses):
+    """Release the value of a large node the loop has left if only the graph holds it (the
     references are this pass's consumers, the caller's local and the argument), unless it is a
     view of a leaf's memory (a weight's transpose), whose release would free nothing."""
-    mark_done(node)
     data = node._data
-    if data.nbytes >= MIN_BYTES and getrefcount(node) == _HELD + uses.pop(node._id, 0):
+    if getrefcount(node) == _HELD + uses.pop(node._id, 0):
         owner = node
         while owner._op is not None and owner._op.view:
             owner = owner._inputs[0]
@@ -264,7 +265,9 @@ def _siblings(node, key, g, nodes, grads, free, uses, again, taken=None):
         if taken is not None:
             taken.append((s, j))
         if free:
-            _leave(s, uses)
+            mark_done(s)
+            if s._data.nbytes >= MIN_BYTES:
+                _release(s, uses)
     return gs
 
 
