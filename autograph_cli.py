@@ -10,6 +10,7 @@ import os
 import runpy
 import sys
 import time
+import traceback
 
 import numpy as np
 from tqdm import tqdm
@@ -236,6 +237,11 @@ def run_script(path, var):
     sys.argv = [path]
     try:
         names = runpy.run_path(path, run_name="__main__")
+    except Exception as err:        # the script's own error: its lines, not this command's
+        frames = [f for f in traceback.extract_tb(err.__traceback__)
+                  if os.path.abspath(f.filename) == os.path.abspath(path)]
+        raise SystemExit("autograph: %s failed:\n%s%s: %s" % (
+            path, "".join(traceback.format_list(frames)), type(err).__name__, err)) from None
     finally:
         sys.argv = saved
     if var not in names:
@@ -296,7 +302,11 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ag.AutogradError, OSError) as err:      # said plainly: what failed and why
+        print("autograph %s: %s" % (args.command, err), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -12,19 +12,24 @@ from .fast.release import release_unneeded
 from .fast.allocator import keep_freed_memory
 from .tensor import Tensor, get_default_dtype, set_default_dtype
 from .dtypes import *  # noqa: F401,F403  (float32, long, double, bool, ... as PyTorch spells them)
-from .ops import (abs, add, addcmul, addmm, arange, as_tensor, astype, broadcast_to, clip,
-                  concat, divide, exp, expand_dims, eye, flip, from_numpy, full, full_like,
-                  getitem, linspace, log, log_softmax, logsumexp, manual_seed, matmul, max,
-                  maximum, mean, min, minimum, multiply, negative, ones, ones_like, power, rand,
-                  randn, relu, reshape, sigmoid, softmax, softplus, split, sqrt, squeeze, stack,
-                  subtract, sum, swapaxes, tanh, tensor, transpose, unsqueeze, where, zeros,
-                  zeros_like)
+from .ops import (abs, acos, add, addcmul, addmm, arange, arccos, arcsin, arctan, argmax, argmin,
+                  as_tensor, asin, astype, atan, broadcast_to, chunk, clip, concat, cos, cosh,
+                  cumprod, cumsum, diagonal, divide, dot, einsum, exp, expand, expand_dims, expm1,
+                  eye, flatten, flip, from_numpy, full, full_like, gather, getitem, linspace, log,
+                  log10, log1p, log2, log_softmax, logsumexp, manual_seed, masked_fill, matmul,
+                  max, maximum, mean, min, minimum, multiply, negative, norm, ones, ones_like,
+                  outer, permute, power, prod, rand, randn, reciprocal, relu, reshape,
+                  roll, rsqrt, sigmoid, sign, sin, sinh, softmax, softplus, split, sqrt, square,
+                  squeeze, stack, std, subtract, sum, swapaxes, tan, tanh, tensor, tensordot,
+                  tile, trace, transpose, unsqueeze, var, where, zeros, zeros_like)
 from .rules import TABLE
 from .transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from .gradcheck import gradcheck
 from .backward import grads_of
 from .fast.compile import compile
 
-cat = concat
+cat = concatenate = concat        # PyTorch's and numpy's names
+clamp = clip
+amax, amin = max, min
 
 __version__ = "0.1.0"

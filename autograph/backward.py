@@ -16,18 +16,20 @@ added into in place, and 0-d values are computed as numpy scalars. Lazy gradient
 loop: what it deposits, reports or hands to a hook is dense.
 """
 from heapq import heappop, heappush
+from sys import getrefcount
 
 import numpy as np
 
 from .anomaly import check_arrived, check_backward
 from .errors import AutogradError
 from .fast.lazy import JOIN, LAZY, Rows, accumulate, dense, takes_rows
-from .graph import freed
 from .modes import current, enable_grad
 from .rules import split, sum_to
 from .numerics import scatter_add
 from .ops import astype
-from .tensor import Tensor, as_array, check_saved, clock, constant, where
+from .fast.release import MIN_BYTES
+from .tensor import (Tensor, as_array, check_saved, clock, constant, freed, mark_done, released,
+                     where)
 
 
 class Event:
@@ -73,26 +75,35 @@ def backward(root, gradient=None, retain_graph=False, create_graph=False):
         pass
 
 
-def grads_of(root, inputs, gradient=None, retain_graph=False, create_graph=False):
-    """d root / d input for each input, without touching any ``.grad`` (None where unreached)."""
+def grads_of(root, inputs, gradient=None, retain_graph=False, create_graph=False, again=False):
+    """d root / d input for each input, without touching any ``.grad`` (None where unreached).
+    ``again``: read a graph that a backward pass already went through (see ``run``)."""
     g = seed(root, gradient, create_graph)
     found = {}
     for _ in run(root, g, retain_graph=retain_graph or create_graph, create_graph=create_graph,
-                 inputs=inputs, found=found):
+                 inputs=inputs, found=found, again=again):
         pass
     return [found.get(t._id) for t in inputs]
 
 
 def node_grads(root, gradient=None):
     """d root / d node for every node of the graph, as arrays keyed by node id. Touches no
-    ``.grad`` and keeps the graph (for pictures and the debugger)."""
+    ``.grad`` and keeps the graph (for pictures and the debugger); also after a backward pass,
+    while the values it needs are there."""
     g = seed(root, gradient, False)
     return {ev.node._id: ev.grad_out for ev in run(root, g, retain_graph=True, create_graph=False,
-                                                      inputs=(), found={}, trace=True)}
+                                                      inputs=(), found={}, trace=True, again=True)}
 
 
-def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=False):
-    """The backward loop, as a generator that yields an ``Event`` per node when ``trace``."""
+def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=False,
+        again=False):
+    """The backward loop, as a generator that yields an ``Event`` per node when ``trace``.
+
+    Without ``retain_graph`` each node is marked done as the loop leaves it (a second backward
+    through it raises) but stays in the graph, so pictures and the debugger still see it; its
+    value goes if it is large (release's size) and nothing but the graph holds it, as the
+    value of a dropped tensor would. ``again``: a pass that only reads a graph a backward pass
+    already went through (pictures, the debugger after backward)."""
     st = current()
     if st.trace is not None:
         st.trace.refuse("calls backward() (or a transform such as ag.grad); compile the "
@@ -103,6 +114,8 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
     floor = min(wanted) if wanted else 0          # nothing older than the oldest input matters
     joint = speed and not wanted                  # (a stepper without deposits: wanted is empty)
     now = clock.now                               # in-place changes so far
+    free = not retain_graph
+    uses = {}                                     # large node -> the graph's references to it
     if speed and type(g) is np.ndarray and not g.ndim:
         g = g[()]
     grads = {root._id: g}
@@ -140,8 +153,8 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
             ins = node._inputs
             if ins is None:
                 raise freed(node)
-            if node._epoch < now:           # something was changed in place since it was made
-                check_saved(node)
+            if node._epoch < now:           # something changed in place since it was made
+                check_saved(node, again)
             params = node._params
             if create_graph:
                 y, args = node, ins
@@ -159,13 +172,13 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
             taken = None
             if joint and op is split:
                 taken = [] if trace else None
-                g = _siblings(node, key, g, nodes, grads, retain_graph, taken)
+                g = _siblings(node, key, g, nodes, grads, free, uses, again, taken)
                 rules = JOIN
             elif op.joint:              # a compiled call: its planned backward, once
                 if trace or create_graph:
                     raise _compiled(node, "stepped through" if trace else
                                     "differentiated again (create_graph=True)")
-                g = _siblings(node, key, g, nodes, grads, retain_graph)
+                g = _siblings(node, key, g, nodes, grads, free, uses, again)
                 params = dict(params, retain_graph=retain_graph)
             else:
                 rules = op.fast if speed else op.vjp
@@ -182,8 +195,11 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                         continue
                 else:
                     gi = rules[i](g, y, *args, **params) if params else rules[i](g, y, *args)
-                if gi.shape != x._data.shape:
-                    gi = sum_to(gi, x._data.shape)
+                xd = x._data
+                if gi.shape != xd.shape:
+                    gi = sum_to(gi, xd.shape)
+                if free and xd.nbytes >= MIN_BYTES:
+                    uses[k] = uses.get(k, 0) + 1
                 if anomaly:
                     check_backward(node, i, g, gi)
                 if trace:
@@ -197,8 +213,10 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                     grads[k] = prev + gi
                 else:
                     grads[k] = accumulate(prev, gi, k, owned)
-            if not retain_graph:
-                node._inputs = node._params = None
+            if free:                        # done: kept for pictures, not for a second pass
+                node._epoch = -1 - node._epoch      # (tensor.mark_done, spelt out: per node)
+                if node._data.nbytes >= MIN_BYTES:
+                    _release(node, uses)
             if trace:
                 if taken is None:
                     yield Event(node, dense(g), sent)
@@ -209,7 +227,23 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                         yield Event(s, g[j], piece)
 
 
-def _siblings(node, key, g, nodes, grads, retain_graph, taken=None):
+def _release(node, uses):
+    """Release the value of a large node the loop has left if only the graph holds it (the
+    references are this pass's consumers, the caller's local and the argument), unless it is a
+    view of a leaf's memory (a weight's transpose), whose release would free nothing."""
+    data = node._data
+    if getrefcount(node) == _HELD + uses.pop(node._id, 0):
+        owner = node
+        while owner._op is not None and owner._op.view:
+            owner = owner._inputs[0]
+        if owner._op is not None:
+            node._data = released(data)
+
+
+_HELD = 3
+
+
+def _siblings(node, key, g, nodes, grads, free, uses, again, taken=None):
     """The gradients of all the outputs of the split that made ``node`` (None where none
     arrived), taken off the loop's pending nodes; ``taken`` (a list) gets (output, part) for
     each, in the order the loop would have popped them. The outputs' consumers were all
@@ -224,7 +258,7 @@ def _siblings(node, key, g, nodes, grads, retain_graph, taken=None):
         s = nodes.get(parts.sibling(key, part, j)) if j != part else None
         if s is None:
             continue                # no gradient reached it
-        if s._inputs is None:       # a gradient reached it, but an earlier backward freed it
+        if s._epoch < 0 and not again:  # a gradient reached it; an earlier backward freed it
             raise freed(s)
         if s._op is not node._op or s._inputs[0] is not x or s._params["parts"] is not parts \
                 or s._params["part"] != j:
@@ -232,7 +266,7 @@ def _siblings(node, key, g, nodes, grads, retain_graph, taken=None):
         k = s._id
         del nodes[k]
         if s._epoch < clock.now:
-            check_saved(s)
+            check_saved(s, again)
         gj = grads.pop(k)
         if type(gj) in LAZY:
             gj = gj.dense()
@@ -243,8 +277,10 @@ def _siblings(node, key, g, nodes, grads, retain_graph, taken=None):
         gs[j] = gj
         if taken is not None:
             taken.append((s, j))
-        if not retain_graph:
-            s._inputs = s._params = None
+        if free:
+            mark_done(s)
+            if s._data.nbytes >= MIN_BYTES:
+                _release(s, uses)
     return gs
 
 

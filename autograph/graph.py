@@ -5,15 +5,9 @@ and returns nodes in creation order, which is a topological order: every input w
 before the nodes that read it.
 """
 from .errors import AutogradError
-from .tensor import Tensor, where
+from .tensor import Tensor, freed, where
 
-
-def freed(node, what="backward"):
-    """The error for a graph whose structure an earlier backward() freed."""
-    return AutogradError(
-        "%s: the graph through '%s'%s was already freed by an earlier backward(); pass "
-        "retain_graph=True to the first backward() to keep it" % (what, node._op.name,
-                                                                 where(node)))
+__all__ = ["walk", "Paths", "freed"]
 
 
 def compiled_call(node, what):

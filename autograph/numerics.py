@@ -116,3 +116,19 @@ def scatter_add(g, index, shape):
     else:
         np.add.at(out, index, g)
     return out
+
+
+def norm(x, p, axis=None, keepdims=False):
+    """The vector p-norm of the entries over ``axis``: (Σ |x|^p)^(1/p), for finite p >= 1."""
+    a = np.abs(x)
+    if p == 1:
+        return np.sum(a, axis=axis, keepdims=keepdims)
+    if p == 2:
+        return np.sqrt(np.sum(a * a, axis=axis, keepdims=keepdims))
+    return np.sum(a ** p, axis=axis, keepdims=keepdims) ** (1 / p)
+
+
+def einsum(*operands, subscripts):
+    """numpy's einsum; with two operands or more, contracted in the order numpy finds cheapest
+    (through BLAS where it can) instead of one loop over every letter."""
+    return np.einsum(subscripts, *operands, optimize=len(operands) > 1)

@@ -25,10 +25,12 @@ Subgradient conventions: relu'(0) = 0 and |x|'(0) = 0 (as PyTorch); at ties, max
 and max/min reductions split the gradient evenly between the tied entries.
 """
 import functools
+import math
 
 import numpy as np
 
 from . import numerics as N
+from . import subscripts as S
 from .tensor import Tensor, apply, constant
 
 TABLE = {}
@@ -182,6 +184,33 @@ where = primitive("where", lambda a, b, cond: np.where(cond, a, b), smooth=False
 addcmul = primitive("addcmul", N.addcmul, saves=(1, 2), **E,
                     vjp=(lambda g, y, c, a, b: g, lambda g, y, c, a, b: g * b,
                          lambda g, y, c, a, b: g * a))
+# the trigonometric and hyperbolic functions, and the logarithms and powers PyTorch names
+LN2, LN10 = math.log(2), math.log(10)     # Python floats: they keep a float32 rule float32
+
+sin = primitive("sin", np.sin, saves=(0,), **E, vjp=(lambda g, y, x: g * xp.cos(x),))
+cos = primitive("cos", np.cos, saves=(0,), **E, vjp=(lambda g, y, x: -g * xp.sin(x),))
+tan = primitive("tan", np.tan, saves=("y",), **E, vjp=(lambda g, y, x: g * (1 + y * y),))
+sinh = primitive("sinh", np.sinh, saves=(0,), **E, vjp=(lambda g, y, x: g * xp.cosh(x),))
+cosh = primitive("cosh", np.cosh, saves=(0,), **E, vjp=(lambda g, y, x: g * xp.sinh(x),))
+arcsin = primitive("arcsin", np.arcsin, saves=(0,), **E,
+                   vjp=(lambda g, y, x: g * (1 - x * x) ** -0.5,))
+arccos = primitive("arccos", np.arccos, saves=(0,), **E,
+                   vjp=(lambda g, y, x: -g * (1 - x * x) ** -0.5,))
+arctan = primitive("arctan", np.arctan, saves=(0,), **E,
+                   vjp=(lambda g, y, x: g / (1 + x * x),))
+log1p = primitive("log1p", np.log1p, saves=(0,), **E, vjp=(lambda g, y, x: g / (1 + x),))
+expm1 = primitive("expm1", np.expm1, saves=("y",), **E, vjp=(lambda g, y, x: g * (y + 1),))
+log2 = primitive("log2", np.log2, saves=(0,), **E, vjp=(lambda g, y, x: g / (x * LN2),))
+log10 = primitive("log10", np.log10, saves=(0,), **E, vjp=(lambda g, y, x: g / (x * LN10),))
+square = primitive("square", np.square, saves=(0,), **E, vjp=(lambda g, y, x: g * 2 * x,))
+# 1 / x, not np.reciprocal, which divides integers as integers (1 // 2 = 0)
+reciprocal = primitive("reciprocal", lambda x: 1 / x, saves=("y",), **E,
+                       vjp=(lambda g, y, x: -g * y * y,))
+rsqrt = primitive("rsqrt", lambda x: 1 / np.sqrt(x), saves=("y",), **E,
+                  vjp=(lambda g, y, x: -0.5 * g * y * y * y,))
+# sign is flat on both sides of 0 and its jump has no derivative: 0 everywhere (as PyTorch)
+sign = primitive("sign", np.sign, smooth=False, saves=(), **E,
+                 vjp=(lambda g, y, x: xp.zeros_like(g),))
 cast = primitive("cast", lambda x, dtype: x.astype(dtype), saves=(), kind="linear",
                  vjp=(lambda g, y, x, dtype: g.astype(x.dtype),))
 
@@ -210,6 +239,64 @@ logsumexp = primitive("logsumexp", N.logsumexp,
 log_softmax = primitive("log_softmax", N.log_softmax, saves=("y",),
                         vjp=(lambda g, y, x, axis=-1: g - xp.exp(y) * g.sum(axis=axis, keepdims=True),),
                         jvp=(lambda d, y, x, axis=-1: d - (xp.exp(y) * d).sum(axis=axis, keepdims=True),))
+
+
+
+def _norm_slope(x, y, p, axis, keepdims):
+    """∂‖x‖_p/∂x = sign(x) |x|^(p-1) / ‖x‖^(p-1), and 0 where the norm is 0 (there x = 0 and 0
+    is a subgradient: the one of least size, as PyTorch takes it). Dividing by ∞ there makes
+    the slope's own derivative 0 too (as |x|'' = 0 at 0), where PyTorch's is 0/0 = NaN."""
+    if p == 1:
+        return xp.sign(x)
+    y = keep(y, x, axis, keepdims)
+    y = xp.where(y == 0, np.inf, y)
+    return x / y if p == 2 else xp.sign(x) * (abs(x) / y) ** (p - 1)
+
+
+# the vector p-norm over ``axis`` (all entries for None), finite p >= 1; p = ±inf is max/min of
+# |x| (ops.norm)
+norm = primitive("norm", N.norm, saves=(0, "y"),
+                 vjp=(lambda g, y, x, p, axis=None, keepdims=False:
+                      keep(g, x, axis, keepdims) * _norm_slope(x, y, p, axis, keepdims),),
+                 jvp=(lambda d, y, x, p, axis=None, keepdims=False:
+                      (d * _norm_slope(x, y, p, axis, keepdims)).sum(axis=axis, keepdims=keepdims),))
+
+
+def _reversed(axis):
+    """The index that reverses ``axis``: a flip for arrays and Tensors alike."""
+    return (slice(None),) * axis + (slice(None, None, -1),)
+
+
+# running sums along one axis: the gradient of entry i collects the upstream gradient of every
+# entry from i on, a running sum taken from the far end
+cumsum = primitive("cumsum", lambda x, axis: np.cumsum(x, axis=axis), kind="linear", saves=(),
+                   vjp=(lambda g, y, x, axis:
+                        xp.cumsum(g[_reversed(axis)], axis)[_reversed(axis)],))
+# np.roll's shift and axis (ints, or tuples of them, or axis None: the flattened entries)
+roll = primitive("roll", lambda x, shift, axis: np.roll(x, shift, axis), kind="linear", saves=(),
+                 vjp=(lambda g, y, x, shift, axis: xp.roll(g, _negated(shift), axis),))
+
+
+def _negated(shift):
+    return tuple(-s for s in shift) if isinstance(shift, tuple) else -shift
+
+
+# -- einsum: the gradient of one operand is another einsum of the upstream gradient and the rest --
+def _einsum_vjp(i, g, y, *xs, subscripts):
+    """The upstream gradient summed against the other operands onto operand i's subscripts;
+    ones stand for the letters only operand i has (summed in the forward, spread back here), an
+    identity matrix for each repeat of a letter in it (a diagonal read, written back onto it)."""
+    plan = S.vjp_plan(subscripts, i)
+    shape = xs[i].shape
+    extra = [np.ones(tuple(shape[k] for k in plan.summed), g.dtype)] if plan.summed else []
+    extra += [np.eye(shape[k], dtype=g.dtype) for k in plan.repeated]
+    others = [x for j, x in enumerate(xs) if j != i]
+    return xp.einsum(plan.subscripts, g, *others, *extra)
+
+
+# subscripts in explicit form, "ij,jk->ik" (ops.einsum writes any numpy accepts so); the sum is
+# linear in each operand alone, so its jvp is the sum with one operand replaced by its tangent
+einsum = primitive("einsum", N.einsum, kind="multilinear", vjp=PerInput(_einsum_vjp))
 
 
 # -- matrix products, with numpy's 1-d conventions -------------------------------------------------
@@ -352,20 +439,37 @@ concat = primitive("concat", lambda *xs, axis=0: np.concatenate(xs, axis=axis), 
                    saves=(), vjp=PerInput(_concat_vjp), vjp_all=_concat_vjp_all)
 
 
+def _either(op, array_fn):
+    """A function of one value: the primitive ``op`` on a Tensor, ``array_fn`` on an array."""
+    return staticmethod(lambda x: op(x) if type(x) is Tensor else array_fn(x))
+
+
 class xp:
     """What rules call besides operators and methods: numpy on arrays, primitives on Tensors."""
 
-    @staticmethod
-    def exp(x):
-        return exp(x) if type(x) is Tensor else np.exp(x)
+    # (on the right, the names are the primitives above: a class body reads the module's)
+    exp, log, sigmoid = _either(exp, np.exp), _either(log, np.log), _either(sigmoid, N.sigmoid)
+    sin, cos = _either(sin, np.sin), _either(cos, np.cos)
+    sinh, cosh = _either(sinh, np.sinh), _either(cosh, np.cosh)
 
     @staticmethod
-    def log(x):
-        return log(x) if type(x) is Tensor else np.log(x)
+    def zeros_like(x):
+        return _zeros(x) if type(x) is Tensor else np.zeros_like(x)
 
     @staticmethod
-    def sigmoid(x):
-        return sigmoid(x) if type(x) is Tensor else N.sigmoid(x)
+    def cumsum(x, axis):
+        return cumsum(x, axis=axis) if type(x) is Tensor else np.cumsum(x, axis=axis)
+
+    @staticmethod
+    def roll(x, shift, axis):
+        return roll(x, shift=shift, axis=axis) if type(x) is Tensor else np.roll(x, shift, axis)
+
+    @staticmethod
+    def einsum(subscripts, *operands):
+        if any(type(x) is Tensor for x in operands):
+            like = next(x for x in operands if type(x) is Tensor)
+            return einsum(*[_lift(x, like) for x in operands], subscripts=subscripts)
+        return N.einsum(*operands, subscripts=subscripts)
 
     @staticmethod
     def softmax(x, axis):

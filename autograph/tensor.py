@@ -38,10 +38,23 @@ class Clock:
 clock = Clock()
 
 
+def dtype_of(dtype, what):
+    """``dtype`` as a numpy dtype, from any spelling of one: ``ag.long``, ``np.float32``,
+    ``"float32"``, or Python's ``float``/``int``/``bool`` (float64, int64, bool, as numpy and
+    PyTorch read them). None stays None; anything else is an error naming ``what``."""
+    if dtype is None or type(dtype) is np.dtype:
+        return dtype
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError("%s: %r is not a dtype; pass one such as ag.float32, ag.long, np.float64, "
+                        "'float32', float, int or bool" % (what, dtype)) from None
+
+
 def set_default_dtype(dtype):
     """The dtype given to Python floats and lists of them (float32 unless set)."""
     global _default_dtype
-    dtype = np.dtype(dtype)
+    dtype = dtype_of(dtype, "set_default_dtype")
     if dtype.kind != "f":
         raise AutogradError("set_default_dtype: expected a floating dtype, got %s" % dtype)
     _default_dtype = dtype
@@ -51,14 +64,15 @@ def get_default_dtype():
     return _default_dtype
 
 
-def as_array(data, dtype=None):
+def as_array(data, dtype=None, what="tensor"):
     """An array for ``data`` without copying an array: numpy arrays keep their dtype; Python
-    floats (and lists of them) get the default float dtype, ints int64, bools bool, as PyTorch."""
+    floats (and lists of them) get the default float dtype, ints int64, bools bool, as PyTorch.
+    ``dtype`` may be given in any spelling ``dtype_of`` reads."""
     if isinstance(data, Tensor):
         watched(data, "a copy (ag.tensor(t))")
         data = data._data
     if dtype is not None:
-        return np.asarray(data, dtype=dtype)
+        return np.asarray(data, dtype=dtype_of(dtype, what))
     if isinstance(data, (np.ndarray, np.generic)):
         return np.asarray(data)
     arr = np.asarray(data)
@@ -102,7 +116,10 @@ class Data(np.ndarray):
         return w
 
     def __setitem__(self, index, value):
-        self._writable()[index] = value._data if isinstance(value, Tensor) else value
+        if isinstance(value, Tensor):
+            watched(value, "a write of its values into .data")
+            value = value._data
+        self._writable()[index] = value
 
     def fill(self, value):
         self._writable().fill(value)
@@ -229,6 +246,7 @@ class Tensor:
                 and value.ctypes.data == data.ctypes.data:
             return                  # t.data -= x: written (and counted) in place already
         if isinstance(value, Tensor):
+            watched(value, "an assignment to .data")
             value = value._data
         # another tensor's values are copied: two tensors never share a counted array
         self._data = np.array(value) if isinstance(value, Data) else np.asarray(value)
@@ -237,7 +255,6 @@ class Tensor:
     shape = property(lambda self: self._data.shape)
     ndim = property(lambda self: self._data.ndim)
     dtype = property(lambda self: self._data.dtype)
-    size = property(lambda self: self._data.size)
     released = property(lambda self: is_released(self._data),
                         doc="True when release_unneeded() freed the value (no derivative "
                             "reads it); shape and dtype remain.")
@@ -246,6 +263,25 @@ class Tensor:
     op_name = property(lambda self: self._op.name if self._op is not None else None)
     scope = property(lambda self: self._scope)
     id = property(lambda self: self._id, doc="Stable id: the creation counter.")
+
+    def size(self, dim=None):
+        """The shape, or the length of axis ``dim`` (PyTorch's method; numpy's attribute
+        ``size``, the number of entries, is ``numel()``)."""
+        if dim is None:
+            return self._data.shape
+        n = self._data.ndim
+        if not isinstance(dim, (int, np.integer)) or not -n <= dim < n:
+            raise ShapeError("size: dim %r is out of range for a tensor of shape %s (valid: "
+                             "%d to %d)" % (dim, self._data.shape, -n, n - 1))
+        return self._data.shape[dim]
+
+    def dim(self):
+        """The number of axes (``ndim``)."""
+        return self._data.ndim
+
+    def numel(self):
+        """The number of entries (numpy's ``size``)."""
+        return self._data.size
 
     def numpy(self):
         """The values (shares memory; writes are counted, as through ``.data``)."""
@@ -434,17 +470,45 @@ def apply(op, inputs, params=None):
     return t
 
 
-def check_saved(node):
+def freed(node, what="backward"):
+    """The error for a graph that an earlier backward() went through without retain_graph."""
+    return AutogradError(
+        "%s: the graph through '%s'%s was already freed by an earlier backward(); pass "
+        "retain_graph=True to the first backward() to run backward through it again"
+        % (what, node._op.name, where(node)))
+
+
+def mark_done(node):
+    """Backward went through ``node`` without retain_graph: it stays in the graph, for pictures
+    and the debugger, but no second backward may run through it. The mark is a negative
+    ``_epoch`` (the recording time is kept: ``-1 - _epoch``)."""
+    node._epoch = -1 - node._epoch
+
+
+def check_saved(node, again=False):
     """Raise if a value ``node``'s rules read was changed in place after the node was recorded
-    (through a view, too: a transpose of a weight reads the weight's memory). Called by the
-    backward loop when the clock moved since the node was made."""
+    (through a view, too: a transpose of a weight reads the weight's memory), or if a backward
+    pass already went through it. Called by the backward loop when the clock moved since the
+    node was made (a node marked done counts as that). ``again``: the pass only reads the graph
+    (pictures, the debugger after backward), so a node that backward went through may be read,
+    but not one whose saved value was released since."""
     op, epoch = node._op, node._epoch
+    if epoch < 0:
+        if not again:
+            raise freed(node)
+        epoch = -1 - epoch
     saves = op.saves
     if node._version > epoch and (saves is None or "y" in saves):
         raise _changed_error(node, node, "its output")
     for i, x in enumerate(node._inputs):
         if saves is not None and i not in saves:
             continue
+        if again and type(x._data) is Released:
+            raise AutogradError(
+                "%s%s: the value of its input %d (%s) was released after an earlier backward() "
+                "to free memory, so its gradient cannot be computed again; draw or step before "
+                "backward(), or call backward(retain_graph=True)"
+                % (op.name, where(node), i, label(x)))
         seen = x
         while True:                     # down a chain of views to the memory's owner
             if seen._version > epoch:

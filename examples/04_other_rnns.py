@@ -21,7 +21,7 @@ out = args.out
 
 
 def count(model):
-    return sum(p.size for p in model.parameters())
+    return sum(p.numel() for p in model.parameters())
 
 
 common.section("Figures 6.19 and 6.25: one step of a GRU and of a peephole LSTM")

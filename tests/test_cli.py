@@ -51,3 +51,47 @@ def test_debug_steps_through_a_variable_of_a_script(tmp_path, monkeypatch, capsy
     monkeypatch.setattr("sys.stdin", io.StringIO("continue\nquit\n"))
     assert autograph_cli.main(["debug", str(script), "--var", "e"]) == 0
     assert capsys.readouterr().out
+
+
+TRAINED = """
+import numpy as np
+import autograph as ag, nets
+lstm = nets.LSTM(3, 4, rng=0)
+head = nets.Linear(4, 1, rng=0)
+out, _ = lstm(ag.tensor(np.random.default_rng(0).standard_normal((6, 2, 3)), dtype=ag.float32))
+loss = (head(out) ** 2).mean()
+loss.backward()
+"""
+
+
+def run_cli(*args, stdin=""):
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run([sys.executable, "-m", "autograph_cli", *args], cwd=root, input=stdin,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_render_and_debug_work_on_a_script_that_called_backward(tmp_path):
+    script = tmp_path / "trained.py"
+    script.write_text(TRAINED)
+    out = tmp_path / "loss.dot"
+    done = run_cli("render", str(script), "-o", str(out))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "lstm[t=5]" in out.read_text()
+    done = run_cli("debug", str(script), stdin="step 3\nprint\nexplain\ncontinue\nquit\n")
+    assert done.returncode == 0 and "Traceback" not in done.stderr + done.stdout, done.stderr
+    assert "backward finished" in done.stdout and "[2]" in done.stdout
+
+
+def test_a_failing_script_or_picture_gives_a_message_not_a_traceback(tmp_path):
+    script = tmp_path / "broken.py"
+    script.write_text("import autograph as ag\nloss = ag.ones(3) @ ag.ones(4)\n")
+    done = run_cli("render", str(script))
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "broken.py" in done.stderr and "ShapeError" in done.stderr and "matmul" in done.stderr
+    script.write_text(SCRIPT)
+    done = run_cli("render", str(script), "--var", "e", "-o", str(tmp_path / "no" / "x.svg"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "no" in done.stderr and "x.svg" in done.stderr

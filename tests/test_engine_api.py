@@ -123,10 +123,10 @@ def test_the_other_listed_names_exist():
     for err in (ag.ShapeError, ag.AnomalyError, ag.GradcheckError):
         assert issubclass(err, ag.AutogradError)
     for attr in ("data", "grad", "requires_grad", "is_leaf", "name", "shape", "ndim", "dtype",
-                 "size", "T"):
+                 "T"):
         getattr(ag.tensor([1.0, 2.0]), attr)
     for method in ("numpy", "item", "backward", "detach", "retain_grad", "register_hook",
-                   "zero_grad", "__array__"):
+                   "zero_grad", "__array__", "size", "dim", "numel"):
         assert callable(getattr(ag.Tensor, method)), method
 
 
@@ -143,7 +143,7 @@ def test_creation_functions():
     assert ag.zeros_like(ag.ones(3, dtype=np.float64)).dtype == np.float64
     np.testing.assert_array_equal(ag.ones_like(ag.zeros(2)).numpy(), [1, 1])
     x = ag.tensor(3.0, requires_grad=True, name="x")
-    assert x.ndim == 0 and x.shape == () and x.size == 1 and x.name == "x" and x.is_leaf
+    assert x.ndim == 0 and x.shape == () and x.numel() == 1 and x.name == "x" and x.is_leaf
 
 
 def test_random_tensors_follow_rng_and_manual_seed():
@@ -162,7 +162,7 @@ def test_random_tensors_follow_rng_and_manual_seed():
 
 def test_tensor_facts_and_conversions():
     t = ag.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True, name="t")
-    assert (t.shape, t.ndim, t.size, t.dtype) == ((2, 3), 2, 6, np.float64)
+    assert (t.shape, t.ndim, t.numel(), t.dtype) == ((2, 3), 2, 6, np.float64)
     assert np.shares_memory(t.numpy(), t.data) and np.shares_memory(t.data, np.asarray(t))
     np.testing.assert_array_equal(np.asarray(t), t.data)
     assert np.asarray(t, dtype=np.float32).dtype == np.float32

@@ -24,6 +24,17 @@ def data_of(page):
     return json.loads(m.group(1))
 
 
+def rnn(T):
+    """h_t = tanh(h_t-1 W + x) over T steps (three nodes a step), its sum."""
+    x = ag.tensor(np.ones((2, 3)), requires_grad=True, name="x")
+    W = ag.tensor(np.full((3, 3), 0.1), requires_grad=True, name="W")
+    h = x
+    for t in range(T):
+        with ag.scope("rnn", t=t):
+            h = ag.tanh(h @ W + x)
+    return h.sum()
+
+
 def test_the_page_is_self_contained_and_carries_every_step(tmp_path):
     a, b, e = example1()
     path = viz.export_player(e, tmp_path / "backprop.html")
@@ -67,13 +78,7 @@ def test_a_name_like_a_template_slot_is_not_filled_in(tmp_path):
 
 
 def test_big_graphs_are_folded_but_every_step_is_kept(tmp_path):
-    x = ag.tensor(np.ones((2, 3)), requires_grad=True, name="x")
-    W = ag.tensor(np.full((3, 3), 0.1), requires_grad=True, name="W")
-    h = x
-    for t in range(60):
-        with ag.scope("rnn", t=t):
-            h = ag.tanh(h @ W + x)
-    loss = h.sum()
+    loss = rnn(60)
     page = viz.export_player(loss, tmp_path / "big.html", max_nodes=80).read_text(encoding="utf-8")
     data = data_of(page)
     assert len(data["steps"]) == len(steps_of(loss))
@@ -83,12 +88,14 @@ def test_big_graphs_are_folded_but_every_step_is_kept(tmp_path):
     assert all(i in data["nodes"] for s in drawn for i in s["ids"])
 
 
-def test_a_freed_graph_says_how_to_keep_it(tmp_path):
-    _, _, e = example1()
+def test_the_player_of_a_graph_after_backward_shows_the_same_pass(tmp_path):
+    a, b, e = example1()
+    before = viz.export_player(e, tmp_path / "before.html").read_text(encoding="utf-8")
     e.backward()
-    with pytest.raises(ag.AutogradError, match="retain_graph=True"):
-        viz.export_player(e, tmp_path / "p.html")
-    assert not (tmp_path / "p.html").exists()
+    grads = a.grad.numpy().copy(), b.grad.numpy().copy()
+    after = viz.export_player(e, tmp_path / "after.html").read_text(encoding="utf-8")
+    assert after == before
+    assert (a.grad.numpy(), b.grad.numpy()) == grads          # no .grad touched again
 
 
 def test_a_frame_colours_visited_nodes_and_outlines_the_current_one(tmp_path):
@@ -103,3 +110,17 @@ def test_a_frame_colours_visited_nodes_and_outlines_the_current_one(tmp_path):
         assert fills[vid[st.name]][0] == grad_colour(st.norm)[0]
     assert fills[vid["c"]][1] == "#d62728" and fills[vid["d"]][1] != "#d62728"
     assert fills[vid["a"]][0] == "#fff2cc"                # not reached yet: its own colour
+
+
+def test_the_page_can_find_each_name_each_number_and_the_folded_steps(tmp_path):
+    loss = rnn(60)
+    data = data_of(viz.export_player(loss, tmp_path / "big.html", max_nodes=80).read_text(
+        encoding="utf-8"))
+    assert data["names"] == {"x": [0], "W": [1]}            # numbered in creation order
+    newest = int(re.search(r"rnn t=0…(\d+)", data["notes"][0]).group(1))
+    [(track, folded, group)] = data["folded"]
+    assert track == "rnn" and folded == list(range(newest + 1)) and group in data["nodes"]
+    # the three nodes of a folded step (h @ W, + x, tanh; step 4's are %14-%16) find the folded
+    # node; every number finds nodes of the page
+    assert data["numbers"]["14"] == data["numbers"]["16"] == [group]
+    assert all(ids and all(i in data["nodes"] for i in ids) for ids in data["numbers"].values())

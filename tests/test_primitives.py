@@ -215,6 +215,61 @@ def case_clip(data):
     return (lambda t: ag.clip(t, -0.5, 0.5)), [x]
 
 
+def case_reciprocal(data):
+    shape = one_shape(data)
+    x = values(data, shape, 0.5, 2.0) * np.where(values(data, shape) > 0, 1, -1)
+    return ag.reciprocal, [x]
+
+
+def case_norm(data):
+    shape = one_shape(data)
+    axis = axis_of(data, len(shape))
+    keepdims = data.draw(st.booleans(), label="keepdims")
+    p = data.draw(st.sampled_from([2, 1, 3, 1.5]), label="p")
+    x = away_from(data, shape, (0.0,))       # |x| kinks at 0 for p = 1
+    return (lambda t: ag.norm(t, p, axis=axis, keepdims=keepdims)), [x]
+
+
+def case_cumsum(data):
+    shape = data.draw(array_shapes(min_dims=1, max_dims=3, max_side=4), label="shape")
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
+    return (lambda t: ag.cumsum(t, axis=axis)), [values(data, shape)]
+
+
+def case_roll(data):
+    shape = data.draw(array_shapes(min_dims=1, max_dims=3, max_side=4), label="shape")
+    axis = data.draw(st.one_of(st.none(), st.integers(0, len(shape) - 1)), label="axis")
+    shift = data.draw(st.integers(-5, 5), label="shift")
+    # weights tell the positions apart, so that a wrong direction of the roll back shows
+    w = np.arange(1.0, 1.0 + np.prod(shape)).reshape(shape)
+    return (lambda t: ag.roll(t, shift, axis) * w), [values(data, shape)]
+
+
+EINSUMS = [  # (subscripts, shapes): products, reductions, diagonals, broadcasting, implicit outputs
+    ("ij,jk->ik", [(2, 3), (3, 2)]),
+    ("ij,jk", [(2, 3), (3, 2)]),
+    ("i,i->", [(3,), (3,)]),
+    ("i,j->ij", [(2,), (3,)]),
+    ("ii->i", [(3, 3)]),
+    ("ii", [(3, 3)]),
+    ("iij->ji", [(2, 2, 3)]),
+    ("ij->", [(2, 3)]),
+    ("ij->j", [(2, 3)]),
+    ("ba", [(2, 3)]),
+    ("...ij,...jk->...ik", [(2, 1, 2, 3), (3, 3, 2)]),
+    ("...i,...i", [(2, 3), (3,)]),
+    ("bij,bjk,bkl->bil", [(2, 2, 3), (2, 3, 2), (2, 2, 2)]),
+    ("ij,ij,i->j", [(2, 3), (2, 3), (2,)]),
+    ("i,i,i->i", [(3,), (3,), (3,)]),
+    ("iik,kj->ij", [(2, 2, 3), (3, 2)]),
+]
+
+
+def case_einsum(data):
+    subscripts, shapes = data.draw(st.sampled_from(EINSUMS), label="einsum")
+    return (lambda *ts: ag.einsum(subscripts, *ts)), [values(data, s) for s in shapes]
+
+
 CHECKS = {
     "add": binary(lambda a, b: a + b),
     "sub": binary(lambda a, b: a - b),
@@ -250,6 +305,26 @@ CHECKS = {
     "scatter_add": case_scatter_add,
     "concat": case_concat,
     "split": case_split,
+    "sin": unary(ag.sin),
+    "cos": unary(ag.cos),
+    "tan": unary(ag.tan, -1.2, 1.2),
+    "sinh": unary(ag.sinh),
+    "cosh": unary(ag.cosh),
+    "arcsin": unary(ag.arcsin, -0.9, 0.9),
+    "arccos": unary(ag.arccos, -0.9, 0.9),
+    "arctan": unary(ag.arctan),
+    "log1p": unary(ag.log1p, -0.8, 3.0),
+    "expm1": unary(ag.expm1),
+    "log2": unary(ag.log2, 0.2, 3.0),
+    "log10": unary(ag.log10, 0.2, 3.0),
+    "square": unary(ag.square),
+    "reciprocal": case_reciprocal,
+    "rsqrt": unary(ag.rsqrt, 0.2, 3.0),
+    "sign": case_kinked(ag.sign, (0.0,)),
+    "norm": case_norm,
+    "cumsum": case_cumsum,
+    "roll": case_roll,
+    "einsum": case_einsum,
 }
 
 
@@ -271,7 +346,8 @@ def test_gradients_match_finite_differences(name, data):
     assert ag.gradcheck(f, inputs, order=order)
 
 
-@pytest.mark.parametrize("name", ["abs", "relu", "maximum", "minimum", "clip", "max", "where"])
+@pytest.mark.parametrize("name", ["abs", "relu", "maximum", "minimum", "clip", "max", "where",
+                                  "sign"])
 @settings(max_examples=8)
 @given(data=st.data())
 def test_non_smooth_primitives_have_zero_second_derivative_away_from_kinks(name, data):

@@ -24,13 +24,21 @@ MAX_LISTED_PATHS = 24   # more paths than this are counted and summed, not liste
 
 def reverse_grads(graph):
     """{k: d output / d node k} for every node that requires grad (seed ones for a non-scalar
-    output, i.e. the gradient of its sum)."""
+    output, i.e. the gradient of its sum). After a backward pass that released values to free
+    memory, or changed values in place since, the nodes' gradients cannot be had again: then
+    {} (pictures show the leaves' ``.grad``, which that backward pass left)."""
     out = graph.output
     if not out.requires_grad:
         return {}
-    seed = None if out.data.size == 1 else np.ones_like(out.data)
+    seed = None if out._data.size == 1 else np.ones_like(out._data)
     index = graph.index
-    return {index[i]: np.asarray(g) for i, g in node_grads(out, seed).items() if i in index}
+    try:
+        grads = node_grads(out, seed)
+    except AutogradError:
+        if out._op is None or out._epoch >= 0:
+            raise
+        return {}
+    return {index[i]: np.asarray(g) for i, g in grads.items() if i in index}
 
 
 def forward_tangents(graph, wrt):

@@ -10,12 +10,14 @@ page can find a tensor's nodes.
 import html
 import inspect
 import re
+import shutil
 
 import numpy as np
 
 from .calculus import (Local, Paths, forward_tangents, fmt, norm, reverse_grads, shape_text,
                        type_text, values_text)
 from .graph import Graph, Scope
+from . import tiles
 from .layout import Layout
 from .text import line, param_text, printable
 
@@ -70,6 +72,11 @@ def draw(output, **options):
     - ``max_nodes``: above it the oldest time steps are folded into one node per track (or the
       picture is rolled), then scopes collapsed, then the oldest nodes left out; a note says
       what was folded. None draws everything.
+
+    A track of more than 16 steps is drawn in rows of steps that wrap (``viz.tiles``): each
+    step laid out on its own, so the time grows with the number of steps, not faster. Its DOT
+    text carries every position (Graphviz only draws it), so making it runs ``dot``; without
+    Graphviz the text is the plain one, which any Graphviz lays out later (slowly).
     """
     return picture(output, **options).digraph()
 
@@ -95,7 +102,11 @@ def picture(output, *, show=SHOW, rankdir="LR", collapse=None, rolled=False, col
     if paths is not None:
         notes.extend(path_notes(graph, paths))
     writer = Writer(graph, layout, show, values, mode, wrt, color_by, edge_labels, paths)
-    return Picture(writer.text(rankdir, notes), writer.ids(), notes, graph, layout)
+    if layout.tiled and shutil.which("dot") is not None:
+        text = tiles.text(writer, rankdir, notes)
+    else:
+        text = writer.text(rankdir, notes)      # without Graphviz: dot lays it all out later
+    return Picture(text, writer.ids(), notes, graph, layout)
 
 
 draw.__signature__ = inspect.signature(picture).replace(
@@ -126,7 +137,7 @@ def fit(graph, rolled, collapse, max_nodes):
     """The layout to draw and notes saying what the node budget folded: first the oldest time
     steps (one node per track; rolled if fewer than two steps fit), then scopes from the deepest
     up, and as a last resort the oldest nodes are left out. ``max_nodes=None`` draws everything."""
-    layout = Layout(graph, rolled, collapse)
+    layout = full = Layout(graph, rolled, collapse)
     notes = []
     if max_nodes is None or layout.size <= max_nodes:
         return layout, notes
@@ -158,7 +169,8 @@ def fit(graph, rolled, collapse, max_nodes):
                      "nodes left out" % (len(graph) - floor, floor, floor))
     if not notes or not notes[0].startswith(why):
         notes.insert(0, why)
-    notes.append("pass max_nodes=None to draw everything (slow to lay out), or write .dot text")
+    notes.append("pass max_nodes=None to draw everything%s" % (
+        "" if full.tiled else " (slow to lay out), or write .dot text"))
     return layout, notes
 
 
@@ -268,18 +280,18 @@ class Writer:
         self.tracks = len(layout.steps)
         self.on_path = set(paths.nodes) if paths is not None else set()
         self.raw_on_path = set(paths.edges) if paths is not None else set()
+        # clusters are numbered in the order the whole picture writes them
+        children, stack, self.numbers = _tree(item.box for item in layout.items.values()), [()], {}
+        while stack:
+            box = stack.pop()
+            if box:
+                self.numbers[box] = len(self.numbers)
+            stack.extend(reversed(children[box]))
 
     # -- the document ---------------------------------------------------------------------
     def text(self, rankdir, notes):
-        out = ["digraph G {",
-               'graph [rankdir=%s fontname="%s" fontsize=11 nodesep=0.12 ranksep=0.22 '
-               'newrank=true outputorder=edgesfirst]' % (rankdir, FONT),
-               'node [fontname="%s" fontsize=10 shape=box style="rounded,filled" '
-               'fillcolor=white height=0.3 margin="0.06,0.03"]' % FONT,
-               'edge [fontname="%s" fontsize=9 arrowsize=0.6 color="#555555"]' % FONT]
-        if notes:
-            out.append("labelloc=t labeljust=l label=%s" % esc_lines(notes, "\\l"))
-        self._boxes(out)
+        out = self.header(rankdir, notes)
+        self._boxes(out, [(item.box, self._node(item)) for item in self.lay.items.values()])
         for e in self.lay.edges.values():
             out.append(self._edge(e))
         out.extend(self._step_order())
@@ -288,39 +300,48 @@ class Writer:
         out.append("}")
         return "\n".join(out) + "\n"
 
+    def header(self, rankdir, notes, more=""):
+        """The opening lines: the defaults of the graph (with ``more`` attributes), its nodes
+        and edges, and the notes above the picture."""
+        out = ["digraph G {",
+               'graph [rankdir=%s fontname="%s" fontsize=11 nodesep=0.12 ranksep=0.22 '
+               'newrank=true outputorder=edgesfirst%s]' % (rankdir, FONT, more),
+               'node [fontname="%s" fontsize=10 shape=box style="rounded,filled" '
+               'fillcolor=white height=0.3 margin="0.06,0.03"]' % FONT,
+               'edge [fontname="%s" fontsize=9 arrowsize=0.6 color="#555555"]' % FONT]
+        if notes:
+            out.append("labelloc=t labeljust=l label=%s" % esc_lines(notes, "\\l"))
+        return out
+
     def ids(self):
         ids = {}
         for item in self.lay.items.values():
-            if item.kind in ("var", "proxy"):
-                ids.setdefault(item.k, []).append(item.id)
-            elif item.kind == "group":
+            if item.kind == "group":
                 for k in self.lay.groups[item.group].members:
                     ids.setdefault(k, []).append(item.id)
+            elif item.kind in ("var", "proxy") and item.group is None:
+                ids.setdefault(item.k, []).append(item.id)
         return {k: tuple(v) for k, v in sorted(ids.items())}
 
-    def _boxes(self, out):
-        """Items inside nested clusters, written without recursion."""
-        by_box, children = {}, {(): []}
-        for item in self.lay.items.values():
-            box = item.box
-            by_box.setdefault(box, []).append(item)
-            for j in range(1, len(box) + 1):
-                if box[:j] not in children:
-                    children[box[:j]] = []
-                    children[box[:j - 1]].append(box[:j])
-        stack, n = [(False, ())], 0
+    def _boxes(self, out, nodes, top=(), place=None):
+        """Node statements inside nested clusters, written without recursion. ``nodes`` are
+        (box, statement) pairs, every box inside ``top``; the clusters below ``top`` are
+        written, and ``place(box)`` adds attributes to each (its position)."""
+        by_box, children = {}, _tree((box for box, _ in nodes), top)
+        for box, statement in nodes:
+            by_box.setdefault(box, []).append(statement)
+        stack = [(False, top)]
         while stack:
             leaving, box = stack.pop()
             if leaving:
                 out.append("}")
                 continue
-            if box:
+            if box != top:
+                n = self.numbers[box]
                 out.append("subgraph cluster_%d {" % n)
-                out.append(self._box_attrs(box, n))
-                n += 1
+                out.append(self._box_attrs(box, n) + (place(box) if place else ""))
                 stack.append((True, box))
-            for item in by_box.get(box, ()):
-                out.append(self._node(item))
+            out.extend(by_box.get(box, ()))
             for child in reversed(children[box]):
                 stack.append((False, child))
 
@@ -354,10 +375,13 @@ class Writer:
                          height="0.2", width="0.3", margin="0.02,0.01")
             tooltip = line(self.g, k)
         elif item.kind == "sink":
-            label = "→ %s %%%d" % (self._op_label(k) if t._op is not None else _name(self.g, k), k)
+            if item.group is not None:
+                label = "→ %s" % self.lay.groups[item.group].path[-1]
+            else:
+                label = "→ %s %%%d" % (self._op_label(k) if t._op is not None else _name(self.g, k), k)
             attrs.update(shape="ellipse", style="filled,dashed", fillcolor="#dfe8f5",
                          color="#8aa0c0", fontsize="8", height="0.2", margin="0.02,0.01")
-            tooltip = "feeds " + line(self.g, k)
+            tooltip = "feeds %%%d = %s" % (k, t.op_name or "input")    # its line may be long
         elif item.kind == "group":
             members = self.lay.groups[item.group].members
             parts = self.lay.groups[item.group].path
@@ -366,6 +390,13 @@ class Writer:
             attrs.update(shape="box3d", fillcolor="#e6eedf")
             tooltip = "%s: %d nodes (collapsed)" % (path, len(members))
             self._grad_fill(attrs, classes, self._group_norm(members))
+        elif item.group is not None:           # a stand-in for a collapsed group
+            group = self.lay.groups[item.group]
+            label = group.path[-1]
+            attrs.update(shape="box3d", style="filled,dashed", fillcolor="#e6eedf", fontsize="8",
+                         height="0.2")
+            tooltip = "stands in for %s: %d nodes (collapsed)" % ("/".join(group.path),
+                                                                 len(group.members))
         else:
             label = self._var_label(k, proxy=item.kind == "proxy")
             tooltip = line(self.g, k)
@@ -461,6 +492,10 @@ class Writer:
 
     # -- edges ----------------------------------------------------------------------------
     def _edge(self, e):
+        return "%s -> %s%s" % (e.src, e.dst, self.edge_attrs(e))
+
+    def edge_attrs(self, e):
+        """The attribute list of edge e (" [...]"), or "" if it has none."""
         attrs = []
         label = []
         if e.raw is not None and e.dst[0] == "o":
@@ -481,7 +516,7 @@ class Writer:
             attrs.append('color="#d62728" penwidth=2.2 class="path"')
         if label:
             attrs.append("label=%s" % esc("\n".join(label)))
-        return "%s -> %s%s" % (e.src, e.dst, " [%s]" % " ".join(attrs) if attrs else "")
+        return " [%s]" % " ".join(attrs) if attrs else ""
 
     def _step_order(self):
         """Invisible edges from the newest node of each step to the nodes of the next step that
@@ -529,6 +564,18 @@ class Writer:
         return ('legend [id="legend" class="legend" shape=plaintext style="" label=<<table '
                 'border="0" cellborder="1" cellspacing="0" cellpadding="3"><tr><td>%s</td>%s'
                 '</tr></table>>]' % (esc_html(head), "".join(cells)))
+
+
+def _tree(boxes, top=()):
+    """{box: [child boxes in the order first met]} of the given boxes and every box between
+    them and ``top``."""
+    children = {top: []}
+    for box in boxes:
+        for j in range(len(top) + 1, len(box) + 1):
+            if box[:j] not in children:
+                children[box[:j]] = []
+                children[box[:j - 1]].append(box[:j])
+    return children
 
 
 def _amount(a):

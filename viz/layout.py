@@ -13,6 +13,12 @@ A ``Layout`` is computed from a ``Graph`` and the folding options, before any te
   steps (the stack of the outputs) gets a stand-in ``o<k>_s<c>`` in each step but the newest:
   never one hub wired to every step, which makes ``dot`` run for minutes;
 - ``floor``: nodes numbered below it are left out (the last resort of the node budget).
+
+Each drawn node belongs to at most one time step, its ``unit``. A picture in which a track draws
+more than ``TILE_STEPS`` steps is ``tiled``: ``viz.tiles`` lays out each step on its own and
+places the steps in rows, because ``dot``'s own layout of a long chain grows much faster than
+the chain. There every node outside the steps that reaches several steps gets a stand-in in each
+(collapsed scopes too), so that steps are joined only to the steps next to them.
 """
 import bisect
 
@@ -20,17 +26,20 @@ from .graph import Scope
 
 DEEP_CLUSTERS = 400     # up to this many drawn nodes every scope gets a box, not only time steps
 ROW_LIMIT = 1500        # up to this many, the layout is tuned for looks over dot's speed
+TILE_STEPS = 16         # dot lays out a chain of up to this many steps in well under a second
 
 
 class Item:
     """One drawn node. ``kind`` is var, op, group, proxy (a stand-in for a node read in several
     steps) or sink (a stand-in for a node fed by several steps); ``k`` the tensor number (the
-    first member for a group); ``box`` the cluster path it is drawn in."""
+    first member for a group); ``box`` the cluster path it is drawn in; ``unit`` the time step
+    (track, t) it is drawn in, or None; ``group`` the collapsed group it draws (or stands in
+    for), or None."""
 
-    __slots__ = ("id", "kind", "k", "box", "group")
+    __slots__ = ("id", "kind", "k", "box", "unit", "group")
 
-    def __init__(self, id, kind, k, box, group=None):
-        self.id, self.kind, self.k, self.box, self.group = id, kind, k, box, group
+    def __init__(self, id, kind, k, box, unit, group=None):
+        self.id, self.kind, self.k, self.box, self.unit, self.group = id, kind, k, box, unit, group
 
 
 class Edge:
@@ -54,7 +63,7 @@ class Group:
 class Layout:
     def __init__(self, graph, rolled=False, collapse=None, floor=0, keep_steps=None):
         self.graph, self.rolled, self.collapse, self.floor = graph, rolled, collapse, floor
-        self.keep_steps, self.folded_steps = keep_steps, {}
+        self.keep_steps, self.folded_steps, self.folded_group = keep_steps, {}, {}
         n = len(graph)
         nodes = graph.nodes
         self.inlined = [t._op is None and not t.requires_grad and t.name is None
@@ -64,9 +73,15 @@ class Layout:
         self.groups, self.group_of = self._collapse(collapse)
         if keep_steps is not None:
             self._fold_old_steps(keep_steps)
-        self.items, self.edges = {}, {}
+        self.items, self.edges, self.stands_for = {}, {}, {}
         self._build()
-        if len(self.items) <= ROW_LIMIT:
+        drawn = {}
+        for item in self.items.values():
+            if item.unit is not None:
+                drawn.setdefault(item.unit[0], set()).add(item.unit[1])
+        self.tiled = not rolled and max(map(len, drawn.values()), default=0) > TILE_STEPS
+        self._proxies()
+        if len(self.items) <= ROW_LIMIT and not self.tiled:
             # stand-ins of the stack outside the step boxes keep the steps in a row; inside
             # (drawn above this size, where dot's time matters more) they make a staircase
             for item in self.items.values():
@@ -174,7 +189,10 @@ class Layout:
         return groups, group_of
 
     def _fold_old_steps(self, keep):
-        """All but the ``keep`` newest steps of each track become one node per track."""
+        """All but the ``keep`` newest steps of each track become one node per track (taking
+        in the scopes collapsed inside those steps)."""
+        inside = {j for j, grp in enumerate(self.groups) if Scope("/".join(grp.path)).track is not None}
+        emptied = set()
         for track, by_t in self.steps.items():
             order = sorted(by_t, key=lambda t: by_t[t][-1])        # by creation
             old = sorted(order[:-keep] if keep else order)
@@ -186,13 +204,18 @@ class Layout:
                 else "%s[%d steps]" % (parts[-1], len(old))
             grp = Group(tuple(parts[:-1]) + (name,))
             j = len(self.groups)
+            self.folded_group[j] = track
             self.groups.append(grp)
             for t in old:
                 for k in by_t[t]:
-                    if self.canon[k] == k and k not in self.group_of:
+                    was = self.group_of.get(k)
+                    if self.canon[k] == k and (was is None or was in inside):
                         grp.members.append(k)
                         self.group_of[k] = j
+                        emptied.add(was)
             grp.members.sort()
+        for j in emptied - {None}:
+            self.groups[j].members = [k for k in self.groups[j].members if self.group_of[k] == j]
 
     # -- items and edges ------------------------------------------------------------------
     def var_item(self, k):
@@ -220,14 +243,19 @@ class Layout:
             j = self.group_of.get(k)
             if j is not None:
                 if "g%d" % j not in items:
-                    grp = self.groups[j]
-                    items["g%d" % j] = Item("g%d" % j, "group", k, self._group_box(grp.path), j)
+                    path = self.groups[j].path
+                    s = Scope("/".join(path))
+                    unit = (s.track, s.t) if s.track is not None else None
+                    if j in self.folded_group:      # the old steps: one step of their track
+                        unit = (self.folded_group[j], None)
+                    items["g%d" % j] = Item("g%d" % j, "group", k, self._group_box(path), unit, j)
                 continue
             box = self.attached.get(k) or self._box(scope(k))
+            unit = self.step(k)
             if nodes[k]._op is not None:
-                items["o%d" % k] = Item("o%d" % k, "op", k, box)
+                items["o%d" % k] = Item("o%d" % k, "op", k, box, unit)
             if not self.inlined[k]:
-                items["v%d" % k] = Item("v%d" % k, "var", k, box)
+                items["v%d" % k] = Item("v%d" % k, "var", k, box, unit)
         for k in range(floor, len(g)):
             if nodes[k]._op is None:
                 continue
@@ -249,21 +277,23 @@ class Layout:
                 edges[key] = Edge(src, dst, (ck, p), loop)
             if ck == k and not grouped:
                 edges[("o%d" % k, "v%d" % k, -1)] = Edge("o%d" % k, "v%d" % k, None, False)
-        self._proxies()
 
     def _proxies(self):
         """No node outside the time steps is wired to several steps (a hub makes ``dot`` run
         for minutes). A node read by several steps (a shared weight, the input projection) gets
         a proxy inside each step that reads it; a node fed by several steps (the stack of every
-        h_t) gets a proxy in each of those steps but the newest, which keeps its edge."""
+        h_t) gets a proxy in each of those steps but the newest, which keeps its edge. Outside
+        means outside the step boxes, or, in a tiled picture, in no step at all (so that a step
+        collapsed into one node is reached through stand-ins as well)."""
         items, edges = self.items, self.edges
         reads, feeds = {}, {}
         for key, e in edges.items():
-            src_box, dst_box = items[e.src].box, items[e.dst].box
-            if e.src[0] == "v" and not src_box and dst_box:
-                reads.setdefault(e.src, {}).setdefault(dst_box, []).append(key)
-            elif dst_box == () and src_box:
-                feeds.setdefault(e.dst, {}).setdefault(src_box, []).append(key)
+            src, dst = items[e.src], items[e.dst]
+            src_at, dst_at = (x.unit if self.tiled else x.box for x in (src, dst))
+            if src.kind in ("var", "group") and not src_at and dst_at:
+                reads.setdefault(e.src, {}).setdefault(dst_at, []).append(key)
+            elif dst.box == () and not dst_at and src_at:
+                feeds.setdefault(e.dst, {}).setdefault(src_at, []).append(key)
         nodes = self.graph.nodes
         for src, by_step in reads.items():
             if len(by_step) > 1:
@@ -280,12 +310,15 @@ class Layout:
 
     def _reroute(self, end, by_step, kind, side):
         """Give ``end`` (an edge's source if side is 0, its target if 1) a stand-in in each step
-        box, and move that step's edges onto it."""
+        that it reaches, and move that step's edges onto it."""
         items, edges = self.items, self.edges
-        k = items[end].k
-        for c, (box, keys) in enumerate(by_step.items()):
+        k, group = items[end].k, items[end].group
+        for c, keys in enumerate(by_step.values()):
+            first = edges[keys[0]]
+            inside = items[first.dst if side == 0 else first.src]     # the step's end of it
             pid = "%s_%s%d" % (end, "p" if side == 0 else "s", c)
-            items[pid] = Item(pid, kind, k, box)
+            items[pid] = Item(pid, kind, k, inside.box, inside.unit, group)
+            self.stands_for[pid] = end
             for key in keys:
                 e = edges.pop(key)
                 if side == 0:
@@ -306,7 +339,7 @@ class Layout:
     def _deep_box(self, item):
         if item.kind == "group":
             return self.groups[item.group].path[:-1]
-        if item.kind == "proxy":
+        if item.kind == "proxy" or item.kind == "sink" and self.tiled:
             return item.box
         return self.attached.get(item.k) or self.graph.scope(item.k).parts
 
@@ -317,7 +350,10 @@ class Layout:
 
     @property
     def size(self):
-        return len(self.items)
+        """The drawn nodes the node budget counts: in a tiled picture, not the stand-ins."""
+        if not self.tiled:
+            return len(self.items)
+        return sum(item.kind not in ("proxy", "sink") for item in self.items.values())
 
     def has_time(self):
         return bool(self.steps)

@@ -62,8 +62,6 @@ def _attr(node, name):
 def _array(g):
     if g is None:
         return None
-    if hasattr(g, "dense"):
-        g = g.dense()
     return g.data if isinstance(g, Tensor) else np.asarray(g)
 
 

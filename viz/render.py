@@ -1,26 +1,16 @@
 """Writing pictures to files: DOT text directly, everything else through Graphviz's ``dot``,
 run with a time limit so that a picture too big to lay out stops with a message instead of
-hanging."""
+hanging. (A tiled picture, see ``viz.tiles``, comes laid out: ``dot`` only draws it.)"""
 import os
-import shutil
-import subprocess
 
-from autograph.errors import AutogradError
 from autograph.files import write_atomic
 
 from .dot import picture
+from .program import TIMEOUT, GraphvizMissing, RenderError, run_dot  # noqa: F401 (the public names)
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
-TIMEOUT = 60.0
 LAYOUT_LIMIT = 10000    # drawn nodes; dot 2.43 takes ~7 s for 7,000 nodes of an unrolled LSTM
-
-
-class RenderError(AutogradError):
-    """A picture could not be rendered (Graphviz missing, too slow, or failing)."""
-
-
-class GraphvizMissing(RenderError):
-    """The Graphviz ``dot`` program is not installed or not on the PATH."""
+                        # (a tiled picture comes laid out: it has no such limit)
 
 
 def render(output, path, *, timeout=TIMEOUT, **options):
@@ -29,7 +19,7 @@ def render(output, path, *, timeout=TIMEOUT, **options):
     fmt = format_of(path)
     pic = picture(output, **options)
     n = len(pic.layout.items)
-    if fmt != "dot" and n > LAYOUT_LIMIT:
+    if fmt != "dot" and not pic.layout.tiled and n > LAYOUT_LIMIT:
         raise RenderError(
             "viz.render: the picture has %d nodes, more than dot lays out in seconds (%d); draw "
             "less (the default max_nodes=1500, rolled=True, collapse=1), or write the .dot text "
@@ -45,31 +35,3 @@ def format_of(path):
         raise ValueError("viz.render: cannot tell the format of %r from its suffix; use one of %s"
                          % (str(path), ", ".join(FORMATS)))
     return FORMATS[ext]
-
-
-def dot_program():
-    exe = shutil.which("dot")
-    if exe is None:
-        raise GraphvizMissing(
-            "viz.render: the Graphviz program 'dot' was not found on the PATH, and it is needed "
-            "to make SVG, PNG or PDF; install Graphviz (Debian/Ubuntu: sudo apt-get install "
-            "graphviz; macOS: brew install graphviz; conda: conda install graphviz). Without it "
-            "you can still write the DOT text (viz.render(out, 'graph.dot')) or use viz.to_text")
-    return exe
-
-
-def run_dot(source, fmt, timeout=TIMEOUT, nodes=None):
-    """``dot -T<fmt>`` on the DOT text; the run is stopped after ``timeout`` seconds."""
-    exe = dot_program()
-    try:
-        done = subprocess.run([exe, "-T" + fmt], input=source.encode("utf-8"),
-                              capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise RenderError(
-            "viz.render: Graphviz 'dot' took longer than %g s to lay out a picture of %s nodes "
-            "and was stopped; draw less (rolled=True, collapse=1, a smaller max_nodes), raise "
-            "timeout=, or write the .dot text" % (timeout, nodes if nodes is not None else "many")) from None
-    if done.returncode != 0:
-        raise RenderError("viz.render: Graphviz 'dot -T%s' failed (exit %d): %s"
-                          % (fmt, done.returncode, done.stderr.decode("utf-8", "replace").strip()))
-    return done.stdout

@@ -22,7 +22,7 @@ def to_text(output):
     """The graph of ``output`` as one line per node, inputs before the nodes that read them;
     for a compiled function (``ag.compile``), each of its traced programs as planned."""
     if isinstance(output, Compiled):
-        from .program import program_text
+        from .compiled import program_text
         return program_text(output)
     graph = Graph(output)
     return "\n".join(line(graph, k) for k in range(len(graph))) + "\n"

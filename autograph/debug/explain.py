@@ -94,7 +94,7 @@ def _formula(t):
 
 def _explain_scalar(pg):
     out, wrt = output_name(pg.dst), label(pg.src)
-    grad = float(grads_of(pg.dst, [pg.src], retain_graph=True)[0]._data.reshape(()))
+    grad = float(grads_of(pg.dst, [pg.src], retain_graph=True, again=True)[0]._data.reshape(()))
     head = "d%s/d%s" % (_short(out), wrt)
     if pg.count > MAX_LISTED_PATHS or pg.count * len(pg.nodes) > MAX_LISTED_EDGES:
         return ("%s: %d path%s from %s to %s through %d nodes, too many factors to list; their "
@@ -140,7 +140,7 @@ def _explain_tensor(pg):
     # a non-scalar output is explained as its sum (seeded with ones), as the pictures do
     g = seed(output, None if output._data.size == 1 else np.ones_like(output._data), False)
     for ev in run(output, g, retain_graph=True, create_graph=False, inputs=(), found={},
-                  trace=True):
+                  trace=True, again=True):
         if ev.node._id in wanted:
             on = {p for p, _ in pg.edges.get(ev.node._id, ())}
             rows.append((ev.node, ev.grad_out, [(p, gi) for p, gi in ev.contributions if p in on]))
@@ -174,7 +174,7 @@ def _explain_tensor(pg):
                             "from %s to %s); t=%d:" % (item, ts[-1], ts[0], len(block), len(ts),
                                                        num(min(entering)), num(max(entering)), ts[0]))
             text += ["    " + _vjp_line(*r) for r in block]
-    grad = grads_of(output, [pg.src], g, retain_graph=True)[0]
+    grad = grads_of(output, [pg.src], g, retain_graph=True, again=True)[0]
     text.append("d%s/d%s: %s" % (out, wrt, stats(grad._data)))
     return "\n".join(text)
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..backward import run, seed
-from ..tensor import Tensor
+from ..tensor import Tensor, mark_done
 from .text import describe, norm, op_text
 
 
@@ -159,6 +159,9 @@ class Stepper:
     The graph is kept while stepping (so a paused pass can still be inspected) and freed at the
     end unless ``retain_graph``, as ``backward()`` frees it. ``steps`` holds every step so far;
     ``hit`` says which breakpoint stopped the last ``run``.
+
+    On a graph that a backward pass already went through, the pass is stepped again without
+    touching any ``.grad`` (``backward()`` deposited them already): ``again`` is True.
     """
 
     def __init__(self, loss, gradient=None, retain_graph=False, deposit=True):
@@ -172,9 +175,11 @@ class Stepper:
         self._order = []           # node ids in backward order
         self._grads = {}           # node id -> (step index, gradient)
         g = seed(loss, gradient, False)
+        self.again = loss._op is not None and loss._epoch < 0
         # deposit=False: no .grad is touched (the HTML player), same loop and same order
-        extra = {} if deposit else {"inputs": (), "found": {}}
-        self._events = run(loss, g, retain_graph=True, create_graph=False, trace=True, **extra)
+        extra = {} if deposit and not self.again else {"inputs": (), "found": {}}
+        self._events = run(loss, g, retain_graph=True, create_graph=False, trace=True,
+                           again=self.again, **extra)
         self.done = False
 
     def __iter__(self):
@@ -232,9 +237,10 @@ class Stepper:
 
     def _end(self):
         self.done = True
-        if not self.retain_graph:
+        if not self.retain_graph and not self.again:
             for step in self.steps:
-                step.node._inputs = step.node._params = None
+                if step.node._op is not None:
+                    mark_done(step.node)
 
 
 def step_backward(loss, gradient=None, retain_graph=False):
