@@ -1,6 +1,8 @@
 """What the benchmarks share. Import it first: it sets one BLAS/OpenMP thread (before numpy is
 loaded, or it has no effect), puts the repository on the path, and gives ``torch`` with one
-thread when it is importable (else None), so that every library is measured on one core.
+thread when it is importable (else None), so that every library is measured on one core, and
+keeps freed memory in the process between steps (ag.keep_freed_memory(), as a training program
+may).
 With ``BENCH_WITHOUT_TORCH`` set, torch is not imported: a process timing another library then
 holds no more objects than that library's user would (the garbage collector walks them all).
 
@@ -18,6 +20,10 @@ os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_t
                            " intra_op_parallelism_threads=1").strip()
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import autograph  # noqa: E402  (after the thread settings: it loads numpy)
+
+autograph.keep_freed_memory()   # as a training program would: freed memory kept for the next step
 
 try:
     if os.environ.get("BENCH_WITHOUT_TORCH"):   # a child process timing another library
