@@ -1,6 +1,6 @@
 """A benchmark of this tree and the same benchmark of an earlier revision, taking turns.
 
-    python benchmarks/before_after.py REV SCRIPT [ARGS...]     # e.g. cd5a7c6 op_overhead.py
+    python benchmarks/before_after.py [--rounds N] REV SCRIPT [ARGS...]   # e.g. cd5a7c6 op_overhead.py
 
 The revision is checked out into a temporary git worktree; each round runs ``benchmarks/SCRIPT``
 of the revision, then of this tree, each in a fresh process with its own tree first on the path
@@ -26,6 +26,9 @@ def run(tree, script, args):
 
 
 def main(argv):
+    rounds = ROUNDS
+    if argv[:1] == ["--rounds"]:
+        rounds, argv = int(argv[1]), argv[2:]
     if len(argv) < 2:
         sys.exit(__doc__)
     rev, script, args = argv[0], argv[1], argv[2:]
@@ -34,7 +37,7 @@ def main(argv):
     subprocess.run(["git", "-C", HERE, "worktree", "add", "--detach", "-q", tree, rev],
                    check=True)
     try:
-        for r in range(1, ROUNDS + 1):
+        for r in range(1, rounds + 1):
             for name, path in (("before (%s)" % rev, tree), ("after (this tree)", HERE)):
                 print("== round %d, %s" % (r, name), flush=True)
                 print(run(path, script, args), flush=True)
