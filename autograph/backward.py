@@ -28,8 +28,8 @@ from .rules import split, sum_to
 from .numerics import scatter_add
 from .ops import astype
 from .fast.release import MIN_BYTES
-from .tensor import (Tensor, as_array, check_saved, clock, constant, freed, mark_done, released,
-                     where)
+from .tensor import (Released, Tensor, as_array, check_saved, clock, constant, freed, mark_done,
+                     stand_in, where)
 
 
 class Event:
@@ -198,8 +198,6 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                 xd = x._data
                 if gi.shape != xd.shape:
                     gi = sum_to(gi, xd.shape)
-                if free and xd.nbytes >= MIN_BYTES:
-                    uses[k] = uses.get(k, 0) + 1
                 if anomaly:
                     check_backward(node, i, g, gi)
                 if trace:
@@ -209,13 +207,19 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                     grads[k] = gi
                     nodes[k] = x
                     push(heap, -k)
-                elif not speed or isinstance(prev, np.generic) and type(gi) not in LAZY:
+                    if free and xd.nbytes >= MIN_BYTES and x._op is not None \
+                            and type(xd) is not Released:
+                        uses[k] = 1         # a value backward may free: count the graph's refs
+                    continue
+                if k in uses:
+                    uses[k] += 1
+                if not speed or isinstance(prev, np.generic) and type(gi) not in LAZY:
                     grads[k] = prev + gi
                 else:
                     grads[k] = accumulate(prev, gi, k, owned)
             if free:                        # done: kept for pictures, not for a second pass
                 node._epoch = -1 - node._epoch      # (tensor.mark_done, spelt out: per node)
-                if node._data.nbytes >= MIN_BYTES:
+                if key in uses:
                     _release(node, uses)
             if trace:
                 if taken is None:
@@ -232,12 +236,12 @@ def _release(node, uses):
     references are this pass's consumers, the caller's local and the argument), unless it is a
     view of a leaf's memory (a weight's transpose), whose release would free nothing."""
     data = node._data
-    if getrefcount(node) == _HELD + uses.pop(node._id, 0):
+    if getrefcount(node) == _HELD + uses[node._id]:
         owner = node
         while owner._op is not None and owner._op.view:
             owner = owner._inputs[0]
         if owner._op is not None:
-            node._data = released(data)
+            node._data = stand_in(data.shape, data.dtype)
 
 
 _HELD = 3
@@ -279,7 +283,7 @@ def _siblings(node, key, g, nodes, grads, free, uses, again, taken=None):
             taken.append((s, j))
         if free:
             mark_done(s)
-            if s._data.nbytes >= MIN_BYTES:
+            if k in uses:
                 _release(s, uses)
     return gs
 

@@ -129,7 +129,7 @@ class scope:
         self.part = scope_name(name, **tags) if tags else str(name)
 
     def __enter__(self):
-        self.state = st = current()
+        self.state = st = _lookup(None) or current()
         self.prev = prev = st.scope
         st.scope = path = prev + "/" + self.part if prev else self.part
         return path

@@ -173,20 +173,25 @@ class Released(np.ndarray):
 _NANS = {}
 
 
-def released(data):
-    """A stand-in of ``data``'s shape and dtype: a read-only view of one NaN."""
-    return stand_in(data.shape, data.dtype)
-
-
 def stand_in(shape, dtype):
     """A value of this shape and dtype that holds no memory (a read-only view of one NaN), for
-    code that reads only the shape and dtype."""
-    dtype = np.dtype(dtype)
-    nan = _NANS.get(dtype)
-    if nan is None:
-        nan = _NANS[dtype] = np.full((), np.nan if dtype.kind in "fc" else 0, dtype)
-        nan.flags.writeable = False
-    return Released(shape, dtype, buffer=nan, strides=(0,) * len(shape))
+    code that reads only the shape and dtype. One per shape and dtype, made once: it is read
+    only and nothing tells values apart by identity (``is_released`` tests the type)."""
+    key = (shape, dtype)
+    made = _STAND_INS.get(key)
+    if made is None:
+        dtype = np.dtype(dtype)
+        nan = _NANS.get(dtype)
+        if nan is None:
+            nan = _NANS[dtype] = np.full((), np.nan if dtype.kind in "fc" else 0, dtype)
+            nan.flags.writeable = False
+        if len(_STAND_INS) >= 4096:         # many shapes (varying lengths): start over
+            _STAND_INS.clear()
+        made = _STAND_INS[key] = Released(shape, dtype, buffer=nan, strides=(0,) * len(shape))
+    return made
+
+
+_STAND_INS = {}
 
 
 def is_released(data):
@@ -458,7 +463,10 @@ def apply(op, inputs, params=None):
         t._epoch = clock.now
         rel = st.release
         if rel is not None and t._data.nbytes >= rel.min_bytes:
-            rel.recorded(t)
+            recent = rel.recent
+            recent.append(t)
+            if len(recent) >= rel.every:
+                rel.sweep()
     else:
         t.requires_grad = False
         t._op = t._inputs = t._params = None

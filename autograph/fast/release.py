@@ -4,7 +4,7 @@ Every node keeps its value so that pictures and the debugger can show it. A long
 network pays for that: the pre-activations, the products added into a cell state and the
 projected inputs of every step stay in memory although no rule reads them (add, getitem and
 addmm's added term need only shapes). Inside ``release_unneeded()`` such a value is replaced by
-a shape-only stand-in (``tensor.released``: no memory) as soon as the graph is the only holder
+a shape-only stand-in (``tensor.stand_in``: no memory) as soon as the graph is the only holder
 of its tensor: a tensor the user still holds is never touched, and a value that some recorded
 rule reads (``Primitive.saves``) is kept. The recurrent layers of ``nets`` run inside it.
 
@@ -22,7 +22,7 @@ import sys
 import weakref
 
 from ..modes import current
-from ..tensor import released
+from ..tensor import stand_in
 
 EVERY = 256                 # recorded ops between sweeps
 MAX_WAIT = 16               # sweeps between two checks of a tensor held elsewhere
@@ -31,22 +31,19 @@ _HOLDERS = 3                # references a sweep itself holds: the entry, a loca
 
 
 class Releaser:
-    """One thread's release bookkeeping, shared by its nested blocks. The dispatch calls
-    ``recorded`` for each recorded node of at least ``min_bytes``."""
+    """One thread's release bookkeeping, shared by its nested blocks. The dispatch appends each
+    recorded node of at least ``min_bytes`` to ``recent`` and sweeps when it holds ``every``."""
 
     __slots__ = ("recent", "pending", "sweeps", "depth")
     min_bytes = MIN_BYTES
+    every = EVERY
 
     def __init__(self):
         self.recent = []        # nodes recorded since the last sweep, in creation order
-        self.pending = {}       # id -> [tensor, its consumers (weak, one per use), next check, wait]
+        # id -> [tensor, its consumers (weak, one per use), next check, wait]
+        self.pending = {}
         self.sweeps = 0
         self.depth = 0
-
-    def recorded(self, t):
-        self.recent.append(t)
-        if len(self.recent) >= EVERY:
-            self.sweep()
 
     def sweep(self, final=False):
         """Release what only the graph holds. ``final`` (a block ends): every pending tensor is
@@ -60,7 +57,8 @@ class Releaser:
                 continue
             t = entry[0]
             if sys.getrefcount(t) == _HOLDERS + _graph_references(entry[1]):
-                t._data = released(t._data)
+                data = t._data
+                t._data = stand_in(data.shape, data.dtype)
                 del pending[key]
             else:                       # held elsewhere: look again later, less and less often
                 entry[3] = min(2 * entry[3], MAX_WAIT)
