@@ -167,11 +167,12 @@ def _parse_header(header_bytes, bad):
 
 
 def _parse_json(text):
-    """Strict JSON: no NaN or Infinity, no -0 (safetensors' counts are unsigned), no name twice
-    in one object, no deep nesting (the decoder's RecursionError becomes a ValueError)."""
+    """Strict JSON: no NaN or Infinity (also none by overflow, 1e400), no -0 (safetensors' counts
+    are unsigned), no name twice in one object, no deep nesting (the decoder's RecursionError
+    becomes a ValueError)."""
     try:
         return json.loads(text, parse_constant=_no_constant, parse_int=_integer,
-                          object_pairs_hook=_no_duplicates)
+                          parse_float=_finite, object_pairs_hook=_no_duplicates)
     except RecursionError:
         raise ValueError("lists or objects nested too deeply") from None
 
@@ -180,6 +181,13 @@ def _integer(text):
     value = int(text)
     if value == 0 and text.startswith("-"):
         raise ValueError("-0 is not a count")
+    return value
+
+
+def _finite(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("%s is out of a number's range" % text)
     return value
 
 
