@@ -20,12 +20,26 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
+sys.path.insert(0, ROOT)
 
+import numpy as np  # noqa: E402
+
+import autograph as ag  # noqa: E402
+import nets  # noqa: E402
 import viz  # noqa: E402
-from test_viz_long import lstm_model_loss  # noqa: E402
 
 PICTURES = (("default", {}), ("collapse=1", {"collapse": 1}))
+
+
+def lstm_model_loss(T, B=2, I=8, H=16):
+    """The mean squared error of nets.LSTM(I, H) with a nets.Linear head, batch B, over T steps
+    (also the model of tests/test_viz_long.py)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((T, B, I)).astype(np.float32)
+    y = rng.standard_normal((T, B, 1)).astype(np.float32)
+    ag.manual_seed(0)
+    out, _ = nets.LSTM(I, H)(x)
+    return nets.mse_loss(nets.Linear(H, 1)(out), ag.tensor(y))
 
 
 def best(fn, repeat=3):

@@ -19,20 +19,11 @@ from viz.layout import TILE_STEPS
 from test_viz_models import elman, lstm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+from render import lstm_model_loss  # noqa: E402  (the benchmark's model)
 SVG = "{http://www.w3.org/2000/svg}"
 POS = r"[ \[]pos="
 pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is not installed")
-
-
-def lstm_model_loss(T, B=2, I=8, H=16):
-    """The mean squared error of nets.LSTM(I, H) with a nets.Linear head, batch B, over T steps
-    (the model of benchmarks/render.py)."""
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((T, B, I)).astype(np.float32)
-    y = rng.standard_normal((T, B, 1)).astype(np.float32)
-    ag.manual_seed(0)
-    out, _ = nets.LSTM(I, H)(x)
-    return nets.mse_loss(nets.Linear(H, 1)(out), ag.tensor(y))
 
 
 def boxes(dot):
@@ -184,11 +175,11 @@ SAME = """
 import sys, hashlib
 sys.path[:0] = [%r, %r]
 import viz
-from test_viz_long import lstm_model_loss
+from render import lstm_model_loss
 loss = lstm_model_loss(40)
 text = viz.picture(loss).dot + viz.picture(loss, collapse=1, rankdir="TB").dot
 print(hashlib.sha256(text.encode()).hexdigest())
-""" % (ROOT, os.path.join(ROOT, "tests"))
+""" % (ROOT, os.path.join(ROOT, "benchmarks"))
 
 
 def test_a_tiled_picture_is_the_same_text_in_other_processes():
