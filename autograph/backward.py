@@ -151,8 +151,6 @@ def run(root, g, *, retain_graph, create_graph, inputs=None, found=None, trace=F
                         yield Event(node, g, ())
                     continue
             ins = node._inputs
-            if ins is None:
-                raise freed(node)
             if node._epoch < now:           # something changed in place since it was made
                 check_saved(node, again)
             params = node._params

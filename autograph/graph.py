@@ -1,13 +1,13 @@
-"""Walking a recorded graph: the one walk, the one path counter, the one "freed" error.
+"""Walking a recorded graph: the one walk and the one path counter.
 
 Every walk is iterative (graphs of unrolled networks are hundreds of thousands of nodes deep)
 and returns nodes in creation order, which is a topological order: every input was created
 before the nodes that read it.
 """
 from .errors import AutogradError
-from .tensor import Tensor, freed, where
+from .tensor import Tensor, where
 
-__all__ = ["walk", "Paths", "freed"]
+__all__ = ["walk", "Paths"]
 
 
 def compiled_call(node, what):
@@ -30,8 +30,6 @@ def walk(outputs, floor=0, constants=False, what="backward"):
         if t._op is not None:
             if t._op.joint:
                 raise compiled_call(t, what)
-            if t._inputs is None:
-                raise freed(t, what)
             stack.extend(x for x in t._inputs if x.requires_grad or constants)
     return [seen[k] for k in sorted(seen)]
 

@@ -156,8 +156,7 @@ def check_writable(t, what):
                             "derivative reads it), so there is nothing to change"
                             % (what, label(t)))
     op = t._op
-    if op is not None and op.view and (t._inputs is None or np.may_share_memory(
-            data, t._inputs[0]._data)):
+    if op is not None and op.view and np.may_share_memory(data, t._inputs[0]._data):
         raise AutogradError("%s: %s is a view of another tensor's memory (made by %s); change "
                             "that tensor instead, or make a copy first (ag.tensor(t))"
                             % (what, label(t), op.name))
@@ -521,7 +520,7 @@ def check_saved(node, again=False):
         while True:                     # down a chain of views to the memory's owner
             if seen._version > epoch:
                 raise _changed_error(node, seen, "its input %d" % i)
-            if seen._op is None or not seen._op.view or seen._inputs is None:
+            if seen._op is None or not seen._op.view:
                 break
             seen = seen._inputs[0]
 

@@ -75,7 +75,7 @@ def _formula(t):
                 return None
             continue
         count += 1
-        if count > MAX_EXPRESSION or node._inputs is None:
+        if count > MAX_EXPRESSION:
             return None
         if not ready:
             stack.append((node, True))

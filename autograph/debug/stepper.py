@@ -156,8 +156,8 @@ class Breakpoints:
 class Stepper:
     """The backward pass of ``loss`` as an iterator of ``Step`` events (see ``step_backward``).
 
-    The graph is kept while stepping (so a paused pass can still be inspected) and freed at the
-    end unless ``retain_graph``, as ``backward()`` frees it. ``steps`` holds every step so far;
+    The graph is kept while stepping (so a paused pass can still be inspected) and marked done
+    at the end unless ``retain_graph``, as ``backward()`` marks it (a second backward raises). ``steps`` holds every step so far;
     ``hit`` says which breakpoint stopped the last ``run``.
 
     On a graph that a backward pass already went through, the pass is stepped again without

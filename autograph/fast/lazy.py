@@ -288,7 +288,7 @@ def takes_rows(node):
     """The node's rules take its gradient in row blocks as they are (a matrix product of
     matrices) and nothing else reads that gradient."""
     op, ins = node._op, node._inputs
-    return (op is R.matmul or op is R.addmm) and ins is not None and not node._hooks \
+    return (op is R.matmul or op is R.addmm) and not node._hooks \
         and not node._retain and _matrices(ins[-2]._data, ins[-1]._data)
 
 

@@ -11,7 +11,7 @@ rule reads (``Primitive.saves``) is kept. The recurrent layers of ``nets`` run i
 What may be freed is read off the recorded graph: a value whose own op and whose consumers'
 rules do not read it. Whether the user still holds its tensor is the one fact the graph cannot
 tell, so it is read from the interpreter's reference count: the references of the consumers
-recorded inside the block (those still alive and not yet freed by a backward pass) are counted
+recorded inside the block (those still alive) are counted
 and compared with it, in sweeps every ``EVERY`` recorded ops and when a block ends. Only nodes of
 at least ``MIN_BYTES`` are counted, so small graphs cost nothing; a consumer that was not counted
 holds a reference the sweep cannot explain, which keeps the value: a count can only err towards
@@ -70,8 +70,6 @@ class Releaser:
         pending = self.pending
         for t in nodes:
             ins = t._inputs
-            if ins is None:                 # already back-propagated and freed
-                continue
             saves = t._op.saves
             for i, x in enumerate(ins):
                 entry = pending.get(x._id)
@@ -85,14 +83,9 @@ class Releaser:
 
 
 def _graph_references(consumers):
-    """References held by the input tuples of consumers still alive and not yet freed by a
-    backward pass (a freed or dropped consumer no longer holds one)."""
-    n = 0
-    for ref in consumers:
-        c = ref()
-        if c is not None and c._inputs is not None:
-            n += 1
-    return n
+    """References held by the input tuples of consumers still alive (a dropped consumer no
+    longer holds one)."""
+    return sum(1 for ref in consumers if ref() is not None)
 
 
 class release_unneeded:
